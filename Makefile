@@ -1,0 +1,110 @@
+# crisp — a Kubernetes CRI v1 runtime in C.  `make help` lists the targets.
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+SANITIZE  ?=
+VERSION   := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2>&1 && echo +$$(git rev-parse --short HEAD))
+PYTHON    ?= /usr/bin/python3
+
+CC        ?= cc
+PKGS      := grpc libprotobuf-c jansson libsystemd
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
+             -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
+             -Ipkg -I$(BUILD)/gen -DCRISP_VERSION='"$(VERSION)"' \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS    := $(filter-out -D_FORTIFY_SOURCE=2 -O2,$(CFLAGS)) -O1 -fsanitize=address,undefined \
+             -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+
+PROTO     := proto/api.proto
+GEN_C     := $(BUILD)/gen/api.pb-c.c
+GEN_H     := $(BUILD)/gen/api.pb-c.h
+LIB_SRCS  := $(sort $(wildcard pkg/*/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/api.pb-c.o
+LIB       := $(BUILD)/libcrisp.a
+CRISPD    := $(BUILD)/crispd
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_RPC := $(BUILD)/bench/rpc_bench
+
+.PHONY: all deps test-deps run test check test-unit test-integration test-asan install \
+        uninstall clean format bench-rpc help
+
+all: $(CRISPD) ## build crispd (default)
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+deps: ## install the Debian packages needed to build
+	hack/install-deps.sh
+
+test-deps: ## install the Debian packages needed to build and test
+	hack/install-deps.sh --test
+
+run: deps ## install deps, build, and start crispd with the default config (as root)
+	$(MAKE) all
+	exec $(CRISPD)
+
+test: test-deps ## install deps, build, run every test, then again under ASan+UBSan
+	$(MAKE) check
+	$(MAKE) BUILD=build-asan SANITIZE=1 check
+
+check: all $(UNIT_BINS) ## run unit and integration tests on the current build
+	$(MAKE) test-unit test-integration
+
+test-unit: $(UNIT_BINS) ## run the cmocka unit tests
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test-integration: $(CRISPD) ## run the pytest integration tests against a real crispd
+	CRISPD=$(abspath $(CRISPD)) CRISP_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q tests/integration
+
+bench-rpc: $(CRISPD) $(BENCH_RPC) ## Version/Status latency and throughput benchmark
+	hack/bench/rpc/run.sh $(abspath $(CRISPD)) $(abspath $(BENCH_RPC))
+
+install: $(CRISPD) ## install crispd and the default config under $(DESTDIR)$(PREFIX)
+	install -D -m 0755 $(CRISPD) $(DESTDIR)$(PREFIX)/bin/crispd
+	install -D -m 0644 deploy/crisp.json $(DESTDIR)/etc/crisp/crisp.json
+
+uninstall: ## remove what install put in place (the config is kept)
+	rm -f $(DESTDIR)$(PREFIX)/bin/crispd
+
+format: ## clang-format every C file
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean: ## remove build outputs
+	rm -rf build build-asan
+
+$(GEN_C) $(GEN_H): $(PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -Iproto $(PROTO)
+
+$(BUILD)/obj/gen/api.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Wshadow,$(CFLAGS)) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CRISPD): $(BUILD)/obj/cmd/crispd/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BENCH_RPC): $(BUILD)/obj/hack/bench/rpc/rpc_bench.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

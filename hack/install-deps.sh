@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package crisp needs to build (and, with --test, to run
+# its test suite). Idempotent: packages already present are not touched, and
+# apt-get update runs only when something is missing.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential pkg-config
+  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+  libjansson-dev libsystemd-dev
+)
+test_pkgs=(
+  libcmocka-dev
+  protobuf-compiler python3-protobuf python3-grpcio python3-pytest
+  clang-format
+)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,317 @@
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+enum key_type {
+    KEY_PATH, /* absolute path string */
+    KEY_INT,  /* integer within [min, max] */
+    KEY_ENUM, /* one of choices, stored as the index */
+};
+
+struct key_spec {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    long long min, max;
+    const char *const *choices;
+};
+
+static const char *const log_level_choices[] = {"error", "warn", "info", "debug", NULL};
+static const char *const cgroup_driver_choices[] = {"cgroupfs", "systemd", NULL};
+
+#define FIELD(f) offsetof(struct crisp_config, f)
+
+/* The schema: every key crispd accepts. Keep docs/config.md in step. */
+static const struct key_spec schema[] = {
+    {"listen", KEY_PATH, FIELD(listen), 0, 0, NULL},
+    {"root", KEY_PATH, FIELD(root), 0, 0, NULL},
+    {"state", KEY_PATH, FIELD(state), 0, 0, NULL},
+    {"log_level", KEY_ENUM, FIELD(log_level), 0, 0, log_level_choices},
+    {"workers", KEY_INT, FIELD(workers), 1, 1024, NULL},
+    {"max_recv_message_size", KEY_INT, FIELD(max_recv_message_size), 4096, 1LL << 30, NULL},
+    {"shutdown_timeout_seconds", KEY_INT, FIELD(shutdown_timeout_seconds), 0, 3600, NULL},
+    {"cgroup_driver", KEY_ENUM, FIELD(cgroup_driver), 0, 0, cgroup_driver_choices},
+};
+
+#define SCHEMA_LEN (sizeof(schema) / sizeof(schema[0]))
+
+void crisp_config_init(struct crisp_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen = crisp_xstrdup("/run/crisp/crisp.sock");
+    cfg->root = crisp_xstrdup("/var/lib/crisp");
+    cfg->state = crisp_xstrdup("/run/crisp");
+    cfg->log_level = CRISP_LOG_INFO;
+    cfg->workers = 16;
+    cfg->max_recv_message_size = 16LL * 1024 * 1024;
+    cfg->shutdown_timeout_seconds = 10;
+    cfg->cgroup_driver = CRISP_CGROUP_DRIVER_CGROUPFS;
+}
+
+void crisp_config_free(struct crisp_config *cfg)
+{
+    for (size_t i = 0; i < SCHEMA_LEN; i++)
+        if (schema[i].type == KEY_PATH)
+            free(*(char **)((char *)cfg + schema[i].offset));
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static const struct key_spec *find_key(const char *name)
+{
+    for (size_t i = 0; i < SCHEMA_LEN; i++)
+        if (strcmp(schema[i].name, name) == 0)
+            return &schema[i];
+    return NULL;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown type";
+}
+
+static void join_choices(const char *const *choices, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s\"%s\"", i ? ", " : "", choices[i]);
+    }
+}
+
+static int set_path(char **field, const json_t *value, const char *where, const char *key,
+                    struct crisp_err *err)
+{
+    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
+    if (!s)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected an absolute path string, got %s", where, key,
+                            json_type_name(value));
+    if (s[0] != '/' || strlen(s) >= PATH_MAX)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected an absolute path (starting with /), got \"%s\"",
+                            where, key, s);
+    free(*field);
+    *field = crisp_xstrdup(s);
+    return 0;
+}
+
+static int set_int(long long *field, const struct key_spec *spec, const json_t *value,
+                   const char *where, struct crisp_err *err)
+{
+    if (!json_is_integer(value))
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected an integer from %lld to %lld, got %s", where,
+                            spec->name, spec->min, spec->max, json_type_name(value));
+    long long v = json_integer_value(value);
+    if (v < spec->min || v > spec->max)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, ERANGE,
+                            "%s: %s: expected an integer from %lld to %lld, got %lld", where,
+                            spec->name, spec->min, spec->max, v);
+    *field = v;
+    return 0;
+}
+
+static int set_enum(int *field, const struct key_spec *spec, const json_t *value,
+                    const char *where, struct crisp_err *err)
+{
+    char choices[256];
+    join_choices(spec->choices, choices, sizeof(choices));
+    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
+    for (int i = 0; s && spec->choices[i]; i++) {
+        if (strcmp(s, spec->choices[i]) == 0) {
+            *field = i;
+            return 0;
+        }
+    }
+    if (!s)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected one of %s, got %s", where, spec->name, choices,
+                            json_type_name(value));
+    return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                        "%s: %s: expected one of %s, got \"%s\"", where, spec->name, choices, s);
+}
+
+static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, const json_t *value,
+                       const char *where, struct crisp_err *err)
+{
+    void *field = (char *)cfg + spec->offset;
+    switch (spec->type) {
+    case KEY_PATH: return set_path(field, value, where, spec->name, err);
+    case KEY_INT: return set_int(field, spec, value, where, err);
+    case KEY_ENUM: return set_enum(field, spec, value, where, err);
+    }
+    return crisp_errorf(err, GRPC_STATUS_INTERNAL, EINVAL, "%s: %s: bad schema", where,
+                        spec->name);
+}
+
+static void known_keys(char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < SCHEMA_LEN; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i ? ", " : "", schema[i].name);
+    }
+}
+
+static int apply_object(struct crisp_config *cfg, const json_t *root, const char *where,
+                        struct crisp_err *err)
+{
+    if (!json_is_object(root))
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: top level: expected a JSON object, got %s", where,
+                            json_type_name(root));
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)root, key, value) {
+        const struct key_spec *spec = find_key(key);
+        if (!spec) {
+            char keys[512];
+            known_keys(keys, sizeof(keys));
+            return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                                "%s: %s: unknown key (expected one of: %s)", where, key, keys);
+        }
+        int r = apply_value(cfg, spec, value, where, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int crisp_config_apply_file(struct crisp_config *cfg, const char *path, struct crisp_err *err)
+{
+    json_error_t jerr;
+    _cleanup_json_ json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (jerr.position == 0 && jerr.line <= 0)
+            return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: %s", path,
+                                jerr.text);
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: line %d column %d: invalid JSON: %s", path, jerr.line,
+                            jerr.column, jerr.text);
+    }
+    /* Validate into a scratch copy so a bad file never leaves cfg half-applied. */
+    struct crisp_config scratch;
+    crisp_config_init(&scratch);
+    int r = apply_object(&scratch, root, path, err);
+    crisp_config_free(&scratch);
+    if (r < 0)
+        return r;
+    return apply_object(cfg, root, path, err);
+}
+
+char *crisp_config_dropin_dir(const char *main_path)
+{
+    size_t len = strlen(main_path);
+    if (len > 5 && strcmp(main_path + len - 5, ".json") == 0)
+        return crisp_xasprintf("%.*s.d", (int)(len - 5), main_path);
+    return crisp_xasprintf("%s.d", main_path);
+}
+
+static int is_json_file(const struct dirent *d)
+{
+    size_t len = strlen(d->d_name);
+    return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".json") == 0;
+}
+
+static int apply_dropins(struct crisp_config *cfg, const char *dir, struct crisp_err *err)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, is_json_file, alphasort);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return crisp_syserrf(err, errno, "%s: read drop-in directory", dir);
+    }
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        if (r == 0) {
+            _cleanup_free_ char *path = crisp_xasprintf("%s/%s", dir, names[i]->d_name);
+            r = crisp_config_apply_file(cfg, path, err);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return r;
+}
+
+int crisp_config_load(struct crisp_config *cfg, const char *main_path, bool required,
+                      struct crisp_err *err)
+{
+    if (access(main_path, F_OK) == 0 || required) {
+        int r = crisp_config_apply_file(cfg, main_path, err);
+        if (r < 0)
+            return r;
+    }
+    _cleanup_free_ char *dir = crisp_config_dropin_dir(main_path);
+    return apply_dropins(cfg, dir, err);
+}
+
+/* Flags arrive as strings; integers are parsed strictly, then validated by the
+ * same code as file values. */
+int crisp_config_set_flag(struct crisp_config *cfg, const char *key, const char *value,
+                          struct crisp_err *err)
+{
+    const struct key_spec *spec = find_key(key);
+    if (!spec)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "--%s: unknown option",
+                            key);
+    _cleanup_free_ char *where = crisp_xasprintf("command line: --%s", key);
+    _cleanup_json_ json_t *v = NULL;
+    if (spec->type == KEY_INT) {
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        if (errno || !*value || *end)
+            return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                                "%s: expected an integer from %lld to %lld, got \"%s\"", where,
+                                spec->min, spec->max, value);
+        v = json_integer(n);
+    } else {
+        v = json_string(value);
+    }
+    if (!v)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: expected UTF-8 text", where);
+    return apply_value(cfg, spec, v, "command line", err);
+}
+
+json_t *crisp_config_to_json(const struct crisp_config *cfg)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; i < SCHEMA_LEN; i++) {
+        const struct key_spec *spec = &schema[i];
+        const void *field = (const char *)cfg + spec->offset;
+        json_t *v = NULL;
+        switch (spec->type) {
+        case KEY_PATH: v = json_string(*(char *const *)field); break;
+        case KEY_INT: v = json_integer(*(const long long *)field); break;
+        case KEY_ENUM: v = json_string(spec->choices[*(const int *)field]); break;
+        }
+        json_object_set_new(out, spec->name, v);
+    }
+    return out;
+}
+
+const char *crisp_cgroup_driver_name(enum crisp_cgroup_driver driver)
+{
+    return cgroup_driver_choices[driver];
+}

@@ -1,0 +1,20 @@
+/* The dispatch table: which CRI methods crisp implements. Every other method
+ * of the two services answers UNIMPLEMENTED through the server. */
+#include "cri/handlers.h"
+
+#include "api.pb-c.h"
+#include "cri/runtime.h"
+
+const ProtobufCServiceDescriptor *const crisp_cri_services[] = {
+    &runtime__v1__runtime_service__descriptor,
+    &runtime__v1__image_service__descriptor,
+};
+const size_t crisp_cri_n_services = sizeof(crisp_cri_services) / sizeof(crisp_cri_services[0]);
+
+const struct crisp_handler crisp_cri_handlers[] = {
+    {.method = "Version", .unary = cri_version},
+    {.method = "Status", .unary = cri_status},
+    {.method = "RuntimeConfig", .unary = cri_runtime_config},
+    {.method = "UpdateRuntimeConfig", .unary = cri_update_runtime_config},
+};
+const size_t crisp_cri_n_handlers = sizeof(crisp_cri_handlers) / sizeof(crisp_cri_handlers[0]);

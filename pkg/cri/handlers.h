@@ -1,0 +1,15 @@
+/* CRI handler functions, one group per file (see handlers.c for the table). */
+#pragma once
+
+#include "server/server.h"
+
+#define CRI_UNARY(name)                                                                            \
+    int name(struct crisp_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,        \
+             struct crisp_err *err)
+
+/* runtime_info.c */
+CRI_UNARY(cri_version);
+CRI_UNARY(cri_status);
+CRI_UNARY(cri_runtime_config);
+/* runtime_config.c */
+CRI_UNARY(cri_update_runtime_config);

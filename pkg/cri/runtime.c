@@ -1,0 +1,31 @@
+#include "cri/runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cri/runtime_config.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
+                       struct crisp_err *err)
+{
+    memset(rt, 0, sizeof(*rt));
+    rt->cfg = cfg;
+    pthread_mutex_init(&rt->lock, NULL);
+    int r = crisp_mkdir_p(cfg->root, 0711, err);
+    if (r == 0)
+        r = crisp_mkdir_p(cfg->state, 0711, err);
+    if (r == 0)
+        r = crisp_runtime_config_load(rt, err);
+    return r;
+}
+
+void crisp_runtime_free(struct crisp_runtime *rt)
+{
+    free(rt->pod_cidr);
+    pthread_mutex_destroy(&rt->lock);
+    memset(rt, 0, sizeof(*rt));
+}

@@ -1,0 +1,27 @@
+/* The daemon-wide state CRI handlers work on. One instance, owned by main;
+ * handlers reach it through crisp_call_app. */
+#pragma once
+
+#include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "server/server.h"
+
+struct crisp_runtime {
+    const struct crisp_config *cfg;
+    pthread_mutex_t lock; /* guards the fields below */
+    char *pod_cidr;       /* from UpdateRuntimeConfig; "" until the kubelet sends one */
+};
+
+/* Creates the root and state directories and reloads persisted runtime state. */
+int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
+                       struct crisp_err *err);
+void crisp_runtime_free(struct crisp_runtime *rt);
+
+/* The CRI v1 services and the handlers implemented so far. */
+extern const ProtobufCServiceDescriptor *const crisp_cri_services[];
+extern const size_t crisp_cri_n_services;
+extern const struct crisp_handler crisp_cri_handlers[];
+extern const size_t crisp_cri_n_handlers;
