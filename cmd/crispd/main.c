@@ -86,13 +86,27 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
             cli->config_path = optarg;
             cli->config_required = true;
             break;
-        case OPT_LISTEN: add_override(cli, "listen", optarg); break;
-        case OPT_ROOT: add_override(cli, "root", optarg); break;
-        case OPT_STATE: add_override(cli, "state", optarg); break;
-        case OPT_LOG_LEVEL: add_override(cli, "log_level", optarg); break;
-        case OPT_VERSION: printf("crispd %s (CRI v1)\n", CRISP_VERSION); return EXIT_SUCCESS;
-        case OPT_HELP: fputs(usage_text, stdout); return EXIT_SUCCESS;
-        default: fputs("Try 'crispd --help'.\n", stderr); return EXIT_USAGE;
+        case OPT_LISTEN:
+            add_override(cli, "listen", optarg);
+            break;
+        case OPT_ROOT:
+            add_override(cli, "root", optarg);
+            break;
+        case OPT_STATE:
+            add_override(cli, "state", optarg);
+            break;
+        case OPT_LOG_LEVEL:
+            add_override(cli, "log_level", optarg);
+            break;
+        case OPT_VERSION:
+            printf("crispd %s (CRI v1)\n", CRISP_VERSION);
+            return EXIT_SUCCESS;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return EXIT_SUCCESS;
+        default:
+            fputs("Try 'crispd --help'.\n", stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc)
@@ -165,8 +179,7 @@ static int serve(const struct crisp_config *cfg)
         crisp_runtime_free(&rt);
         return EXIT_FAILURE;
     }
-    log_info("crispd", "crisp %s ready (root %s, state %s)", CRISP_VERSION, cfg->root,
-             cfg->state);
+    log_info("crispd", "crisp %s ready (root %s, state %s)", CRISP_VERSION, cfg->root, cfg->state);
     sd_notify(0, "READY=1");
     int sig = 0;
     sigwait(&stop_signals, &sig);

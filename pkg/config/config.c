@@ -76,14 +76,21 @@ static const struct key_spec *find_key(const char *name)
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "an unknown type";
 }
@@ -130,8 +137,8 @@ static int set_int(long long *field, const struct key_spec *spec, const json_t *
     return 0;
 }
 
-static int set_enum(int *field, const struct key_spec *spec, const json_t *value,
-                    const char *where, struct crisp_err *err)
+static int set_enum(int *field, const struct key_spec *spec, const json_t *value, const char *where,
+                    struct crisp_err *err)
 {
     char choices[256];
     join_choices(spec->choices, choices, sizeof(choices));
@@ -155,12 +162,14 @@ static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, co
 {
     void *field = (char *)cfg + spec->offset;
     switch (spec->type) {
-    case KEY_PATH: return set_path(field, value, where, spec->name, err);
-    case KEY_INT: return set_int(field, spec, value, where, err);
-    case KEY_ENUM: return set_enum(field, spec, value, where, err);
+    case KEY_PATH:
+        return set_path(field, value, where, spec->name, err);
+    case KEY_INT:
+        return set_int(field, spec, value, where, err);
+    case KEY_ENUM:
+        return set_enum(field, spec, value, where, err);
     }
-    return crisp_errorf(err, GRPC_STATUS_INTERNAL, EINVAL, "%s: %s: bad schema", where,
-                        spec->name);
+    return crisp_errorf(err, GRPC_STATUS_INTERNAL, EINVAL, "%s: %s: bad schema", where, spec->name);
 }
 
 static void known_keys(char *out, size_t size)
@@ -181,7 +190,8 @@ static int apply_object(struct crisp_config *cfg, const json_t *root, const char
                             json_type_name(root));
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)root, key, value) {
+    json_object_foreach((json_t *)root, key, value)
+    {
         const struct key_spec *spec = find_key(key);
         if (!spec) {
             char keys[512];
@@ -205,8 +215,8 @@ int crisp_config_apply_file(struct crisp_config *cfg, const char *path, struct c
             return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: %s", path,
                                 jerr.text);
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "%s: line %d column %d: invalid JSON: %s", path, jerr.line,
-                            jerr.column, jerr.text);
+                            "%s: line %d column %d: invalid JSON: %s", path, jerr.line, jerr.column,
+                            jerr.text);
     }
     /* Validate into a scratch copy so a bad file never leaves cfg half-applied. */
     struct crisp_config scratch;
@@ -272,8 +282,7 @@ int crisp_config_set_flag(struct crisp_config *cfg, const char *key, const char 
 {
     const struct key_spec *spec = find_key(key);
     if (!spec)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "--%s: unknown option",
-                            key);
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "--%s: unknown option", key);
     _cleanup_free_ char *where = crisp_xasprintf("command line: --%s", key);
     _cleanup_json_ json_t *v = NULL;
     if (spec->type == KEY_INT) {
@@ -289,8 +298,8 @@ int crisp_config_set_flag(struct crisp_config *cfg, const char *key, const char 
         v = json_string(value);
     }
     if (!v)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "%s: expected UTF-8 text", where);
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: expected UTF-8 text",
+                            where);
     return apply_value(cfg, spec, v, "command line", err);
 }
 
@@ -302,9 +311,15 @@ json_t *crisp_config_to_json(const struct crisp_config *cfg)
         const void *field = (const char *)cfg + spec->offset;
         json_t *v = NULL;
         switch (spec->type) {
-        case KEY_PATH: v = json_string(*(char *const *)field); break;
-        case KEY_INT: v = json_integer(*(const long long *)field); break;
-        case KEY_ENUM: v = json_string(spec->choices[*(const int *)field]); break;
+        case KEY_PATH:
+            v = json_string(*(char *const *)field);
+            break;
+        case KEY_INT:
+            v = json_integer(*(const long long *)field);
+            break;
+        case KEY_ENUM:
+            v = json_string(spec->choices[*(const int *)field]);
+            break;
         }
         json_object_set_new(out, spec->name, v);
     }

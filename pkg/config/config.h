@@ -23,8 +23,8 @@ struct crisp_config {
     char *root;   /* persistent data: images, layers */
     char *state;  /* volatile data: pods, containers */
     enum crisp_log_level log_level;
-    long long workers;                 /* threads serving gRPC calls */
-    long long max_recv_message_size;   /* bytes; larger requests get RESOURCE_EXHAUSTED */
+    long long workers;                  /* threads serving gRPC calls */
+    long long max_recv_message_size;    /* bytes; larger requests get RESOURCE_EXHAUSTED */
     long long shutdown_timeout_seconds; /* grace for in-flight calls on SIGTERM */
     enum crisp_cgroup_driver cgroup_driver;
 };

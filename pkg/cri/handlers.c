@@ -12,9 +12,9 @@ const ProtobufCServiceDescriptor *const crisp_cri_services[] = {
 const size_t crisp_cri_n_services = sizeof(crisp_cri_services) / sizeof(crisp_cri_services[0]);
 
 const struct crisp_handler crisp_cri_handlers[] = {
-    {.method = "Version", .unary = cri_version},
-    {.method = "Status", .unary = cri_status},
-    {.method = "RuntimeConfig", .unary = cri_runtime_config},
+    {.method = "Version", .unary = cri_version, .inline_ok = true},
+    {.method = "Status", .unary = cri_status, .inline_ok = true},
+    {.method = "RuntimeConfig", .unary = cri_runtime_config, .inline_ok = true},
     {.method = "UpdateRuntimeConfig", .unary = cri_update_runtime_config},
 };
 const size_t crisp_cri_n_handlers = sizeof(crisp_cri_handlers) / sizeof(crisp_cri_handlers[0]);

@@ -41,8 +41,8 @@ static int validate_one_cidr(const char *cidr, size_t len, struct crisp_err *err
     long prefix = strtol(slash + 1, &end, 10);
     if (!slash[1] || *end || prefix < 0 || prefix > max_prefix)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "pod_cidr: prefix \"/%s\" is out of range, expected 0 to %d",
-                            slash + 1, max_prefix);
+                            "pod_cidr: prefix \"/%s\" is out of range, expected 0 to %d", slash + 1,
+                            max_prefix);
     return 0;
 }
 

@@ -86,9 +86,8 @@ static void add_handlers(struct crisp_arena *a, Runtime__V1__StatusResponse *out
 static Runtime__V1__StatusResponse__InfoEntry *info_json(struct crisp_arena *a, const char *key,
                                                          json_t *doc)
 {
-    Runtime__V1__StatusResponse__InfoEntry *e =
-        crisp_msg_new(a, Runtime__V1__StatusResponse__InfoEntry,
-                      RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT);
+    Runtime__V1__StatusResponse__InfoEntry *e = crisp_msg_new(
+        a, Runtime__V1__StatusResponse__InfoEntry, RUNTIME__V1__STATUS_RESPONSE__INFO_ENTRY__INIT);
     _cleanup_free_ char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(doc);
     e->key = (char *)key;

@@ -2,18 +2,46 @@
 
 #include <errno.h>
 #include <grpc/byte_buffer_reader.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
+#include "util/mem.h"
 
-void crisp_call_init(struct crisp_call *c, grpc_completion_queue *cq, void *app)
+struct crisp_call *crisp_call_new(grpc_completion_queue *cq, void *app)
 {
-    memset(c, 0, sizeof(*c));
+    struct crisp_call *c = crisp_xcalloc(1, sizeof(*c));
     c->cq = cq;
     c->app = app;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->request_metadata);
     crisp_arena_init(&c->arena);
+    c->status_details = grpc_empty_slice();
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    for (int k = 0; k < TAG_COUNT; k++)
+        c->tags[k] = (struct call_tag){.call = c, .kind = (enum call_tag_kind)k};
+    return c;
+}
+
+void crisp_call_unref(struct crisp_call *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_call_details_destroy(&c->details);
+    grpc_metadata_array_destroy(&c->request_metadata);
+    if (c->request)
+        grpc_byte_buffer_destroy(c->request);
+    if (c->response)
+        grpc_byte_buffer_destroy(c->response);
+    grpc_slice_unref(c->status_details);
+    crisp_arena_release(&c->arena);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
 }
 
 void *crisp_call_app(struct crisp_call *call)
@@ -31,39 +59,44 @@ const char *crisp_call_method(struct crisp_call *call)
     return call->route ? call->route->method->name : "unknown";
 }
 
-/* Waits for the batch with this tag. The RECV_CLOSE_ON_SERVER batch may
- * complete meanwhile on the same queue; it is noted, not lost. */
-static bool wait_for(struct crisp_call *c, void *tag)
-{
-    for (;;) {
-        grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type != GRPC_OP_COMPLETE) {
-            log_error("server", "%s: completion queue ended unexpectedly", crisp_call_method(c));
-            return false;
-        }
-        if (ev.tag == &c->close_tag)
-            c->close_pending = false;
-        if (ev.tag == tag)
-            return ev.success != 0;
-    }
-}
-
-static bool run_batch(struct crisp_call *c, const grpc_op *ops, size_t n, void *tag)
-{
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
-    if (e != GRPC_CALL_OK) {
-        log_error("server", "%s: start batch: grpc call error %d", crisp_call_method(c), e);
-        return false;
-    }
-    bool ok = wait_for(c, tag);
-    if (!ok)
-        atomic_store(&c->send_failed, true);
-    return ok;
-}
-
 bool crisp_call_cancelled(struct crisp_call *call)
 {
-    return atomic_load(&call->send_failed) || (!call->close_pending && call->client_cancelled);
+    return atomic_load(&call->batch_failed) ||
+           (atomic_load(&call->closed) && call->client_cancelled);
+}
+
+/* Posts a batch that holds a reference until its completion. */
+static bool start_batch(struct crisp_call *c, const grpc_op *ops, size_t n, enum call_tag_kind k)
+{
+    atomic_fetch_add(&c->refs, 1);
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->tags[k], NULL);
+    if (e == GRPC_CALL_OK)
+        return true;
+    log_error("server", "%s: start batch: grpc call error %d", crisp_call_method(c), e);
+    atomic_store(&c->batch_failed, true);
+    atomic_fetch_sub(&c->refs, 1);
+    return false;
+}
+
+void crisp_call_accepted(struct crisp_call *c)
+{
+    grpc_op recv = {.op = GRPC_OP_RECV_MESSAGE};
+    recv.data.recv_message.recv_message = &c->request;
+    grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
+    close.data.recv_close_on_server.cancelled = &c->client_cancelled;
+    start_batch(c, &recv, 1, TAG_RECV);
+    start_batch(c, &close, 1, TAG_CLOSE);
+    crisp_call_unref(c); /* the TAG_NEW reference */
+}
+
+/* Initial metadata rides with the first outgoing op: one write less per call. */
+static size_t add_headers(struct crisp_call *c, grpc_op *ops)
+{
+    if (c->headers_sent)
+        return 0;
+    c->headers_sent = true;
+    ops[0] = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
+    return 1;
 }
 
 static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
@@ -76,122 +109,6 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
     return bb;
 }
 
-int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
-{
-    grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
-    op.data.send_message.send_message = pack_message(msg);
-    int tag;
-    bool ok = run_batch(call, &op, 1, &tag);
-    grpc_byte_buffer_destroy(op.data.send_message.send_message);
-    if (!ok)
-        return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
-                            "%s: the client went away while the stream was sent",
-                            crisp_call_method(call));
-    return 0;
-}
-
-/* Receives the request and starts listening for the client's close. */
-static bool receive_request(struct crisp_call *c, grpc_byte_buffer **payload)
-{
-    grpc_op ops[2] = {{.op = GRPC_OP_SEND_INITIAL_METADATA}, {.op = GRPC_OP_RECV_MESSAGE}};
-    ops[1].data.recv_message.recv_message = payload;
-    int tag;
-    if (!run_batch(c, ops, 2, &tag))
-        return false;
-    grpc_op close_op = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
-    close_op.data.recv_close_on_server.cancelled = &c->client_cancelled;
-    grpc_call_error e = grpc_call_start_batch(c->call, &close_op, 1, &c->close_tag, NULL);
-    if (e != GRPC_CALL_OK)
-        log_error("server", "%s: start close batch: grpc call error %d", crisp_call_method(c), e);
-    else
-        c->close_pending = true;
-    return true;
-}
-
-static ProtobufCMessage *decode_request(struct crisp_call *c, grpc_byte_buffer *payload,
-                                        struct crisp_err *err)
-{
-    const ProtobufCMessageDescriptor *desc = c->route->method->input;
-    if (!payload) {
-        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                     "%s: the client sent no request message, expected one %s",
-                     c->route->method->name, desc->name);
-        return NULL;
-    }
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, payload)) {
-        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                     "%s: the request could not be decompressed", c->route->method->name);
-        return NULL;
-    }
-    grpc_slice bytes = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    size_t len = GRPC_SLICE_LENGTH(bytes);
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &c->arena.pb_allocator, len,
-                                                      GRPC_SLICE_START_PTR(bytes));
-    grpc_slice_unref(bytes);
-    if (!msg)
-        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                     "%s: malformed request: %zu bytes that do not decode as a %s message",
-                     c->route->method->name, len, desc->name);
-    return msg;
-}
-
-static void unimplemented(struct crisp_call *c, struct crisp_err *err)
-{
-    if (c->route)
-        crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS, "crisp: %s is not implemented yet",
-                     c->route->method->name);
-    else
-        crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
-                     "crisp: unknown method %.*s: not part of the CRI v1 services",
-                     (int)GRPC_SLICE_LENGTH(c->details.method),
-                     (const char *)GRPC_SLICE_START_PTR(c->details.method));
-}
-
-/* Runs the handler; returns the unary response to send, if any. */
-static ProtobufCMessage *run_handler(struct crisp_call *c, grpc_byte_buffer *payload,
-                                     struct crisp_err *err)
-{
-    if (!c->route || !c->route->handler) {
-        unimplemented(c, err);
-        return NULL;
-    }
-    ProtobufCMessage *req = decode_request(c, payload, err);
-    if (!req)
-        return NULL;
-    const struct crisp_handler *h = c->route->handler;
-    ProtobufCMessage *resp = NULL;
-    int r = h->unary ? h->unary(c, req, &resp, err) : h->stream(c, req, err);
-    if (r < 0)
-        return NULL;
-    if (h->unary && !resp)
-        crisp_errorf(err, GRPC_STATUS_INTERNAL, EINVAL, "%s: handler produced no response",
-                     c->route->method->name);
-    return resp;
-}
-
-static void send_status(struct crisp_call *c, ProtobufCMessage *resp, const struct crisp_err *err)
-{
-    grpc_op ops[2];
-    size_t n = 0;
-    grpc_byte_buffer *bb = NULL;
-    if (resp && err->code == GRPC_STATUS_OK) {
-        bb = pack_message(resp);
-        ops[n] = (grpc_op){.op = GRPC_OP_SEND_MESSAGE};
-        ops[n++].data.send_message.send_message = bb;
-    }
-    grpc_slice details = grpc_slice_from_copied_string(err->msg);
-    ops[n] = (grpc_op){.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
-    ops[n].data.send_status_from_server.status = err->code;
-    ops[n++].data.send_status_from_server.status_details = &details;
-    int tag;
-    run_batch(c, ops, n, &tag);
-    grpc_slice_unref(details);
-    if (bb)
-        grpc_byte_buffer_destroy(bb);
-}
-
 static void log_outcome(struct crisp_call *c, const struct crisp_err *err)
 {
     if (err->code == GRPC_STATUS_OK)
@@ -202,22 +119,142 @@ static void log_outcome(struct crisp_call *c, const struct crisp_err *err)
         log_info("server", "%s: code %d: %s", crisp_call_method(c), err->code, err->msg);
 }
 
-void crisp_call_serve(struct crisp_call *c)
+/* Posts the reply (message when resp, then status) and drops the caller's
+ * reference. */
+static void finish(struct crisp_call *c, const ProtobufCMessage *resp, const struct crisp_err *err)
 {
-    grpc_byte_buffer *payload = NULL;
-    if (receive_request(c, &payload)) {
-        struct crisp_err err;
-        crisp_err_clear(&err);
-        ProtobufCMessage *resp = run_handler(c, payload, &err);
-        log_outcome(c, &err);
-        send_status(c, resp, &err);
+    log_outcome(c, err);
+    grpc_op ops[3];
+    size_t n = add_headers(c, ops);
+    if (resp && err->code == GRPC_STATUS_OK) {
+        c->response = pack_message(resp);
+        ops[n] = (grpc_op){.op = GRPC_OP_SEND_MESSAGE};
+        ops[n++].data.send_message.send_message = c->response;
     }
-    if (payload)
-        grpc_byte_buffer_destroy(payload);
-    if (c->close_pending)
-        wait_for(c, &c->close_tag);
-    grpc_call_unref(c->call);
-    grpc_call_details_destroy(&c->details);
-    grpc_metadata_array_destroy(&c->request_metadata);
-    crisp_arena_release(&c->arena);
+    c->status_details = grpc_slice_from_copied_string(err->msg);
+    ops[n] = (grpc_op){.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
+    ops[n].data.send_status_from_server.status = err->code;
+    ops[n++].data.send_status_from_server.status_details = &c->status_details;
+    start_batch(c, ops, n, TAG_FINISH);
+    crisp_call_unref(c);
+}
+
+static void finish_unimplemented(struct crisp_call *c)
+{
+    struct crisp_err err;
+    if (c->route)
+        crisp_errorf(&err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS, "crisp: %s is not implemented yet",
+                     c->route->method->name);
+    else
+        crisp_errorf(&err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
+                     "crisp: unknown method %.*s: not part of the CRI v1 services",
+                     (int)GRPC_SLICE_LENGTH(c->details.method),
+                     (const char *)GRPC_SLICE_START_PTR(c->details.method));
+    finish(c, NULL, &err);
+}
+
+bool crisp_call_received(struct crisp_call *c, bool success)
+{
+    if (!success) {
+        atomic_store(&c->batch_failed, true);
+        crisp_call_unref(c);
+        return false;
+    }
+    if (!c->route || !c->route->handler) {
+        finish_unimplemented(c);
+        return false;
+    }
+    return true;
+}
+
+static ProtobufCMessage *decode_request(struct crisp_call *c, struct crisp_err *err)
+{
+    const ProtobufCMessageDescriptor *desc = c->route->method->input;
+    if (!c->request) {
+        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                     "%s: the client sent no request message, expected one %s",
+                     c->route->method->name, desc->name);
+        return NULL;
+    }
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, c->request)) {
+        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                     "%s: the request could not be decompressed", c->route->method->name);
+        return NULL;
+    }
+    grpc_slice bytes = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    size_t len = GRPC_SLICE_LENGTH(bytes);
+    ProtobufCMessage *msg =
+        protobuf_c_message_unpack(desc, &c->arena.pb_allocator, len, GRPC_SLICE_START_PTR(bytes));
+    grpc_slice_unref(bytes);
+    if (!msg)
+        crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                     "%s: malformed request: %zu bytes that do not decode as a %s message",
+                     c->route->method->name, len, desc->name);
+    return msg;
+}
+
+void crisp_call_run_handler(struct crisp_call *c)
+{
+    struct crisp_err err;
+    crisp_err_clear(&err);
+    ProtobufCMessage *resp = NULL;
+    ProtobufCMessage *req = decode_request(c, &err);
+    const struct crisp_handler *h = c->route->handler;
+    if (req) {
+        int r = h->unary ? h->unary(c, req, &resp, &err) : h->stream(c, req, &err);
+        if (r == 0 && h->unary && !resp)
+            crisp_errorf(&err, GRPC_STATUS_INTERNAL, EINVAL, "%s: handler produced no response",
+                         c->route->method->name);
+        if (r < 0 && err.code == GRPC_STATUS_OK) /* a handler bug: never report success */
+            crisp_errorf(&err, GRPC_STATUS_INTERNAL, -r, "%s failed without a message",
+                         c->route->method->name);
+    }
+    finish(c, resp, &err);
+}
+
+int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
+{
+    if (crisp_call_cancelled(call))
+        goto gone;
+    grpc_op ops[2];
+    size_t n = add_headers(call, ops);
+    grpc_byte_buffer *bb = pack_message(msg);
+    ops[n] = (grpc_op){.op = GRPC_OP_SEND_MESSAGE};
+    ops[n++].data.send_message.send_message = bb;
+    pthread_mutex_lock(&call->lock);
+    call->send_done = false;
+    pthread_mutex_unlock(&call->lock);
+    bool ok = start_batch(call, ops, n, TAG_SEND);
+    pthread_mutex_lock(&call->lock);
+    while (ok && !call->send_done)
+        pthread_cond_wait(&call->cond, &call->lock);
+    ok = ok && call->send_ok;
+    pthread_mutex_unlock(&call->lock);
+    grpc_byte_buffer_destroy(bb);
+    if (ok)
+        return 0;
+gone:
+    return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
+                        "%s: the client went away while the stream was sent",
+                        crisp_call_method(call));
+}
+
+void crisp_call_send_completed(struct crisp_call *c, bool success)
+{
+    if (!success)
+        atomic_store(&c->batch_failed, true);
+    pthread_mutex_lock(&c->lock);
+    c->send_done = true;
+    c->send_ok = success;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    crisp_call_unref(c);
+}
+
+void crisp_call_close_completed(struct crisp_call *c)
+{
+    atomic_store(&c->closed, true);
+    crisp_call_unref(c);
 }

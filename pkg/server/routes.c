@@ -38,8 +38,9 @@ static int check_handlers_used(const struct crisp_routes *routes,
     return 0;
 }
 
-int crisp_routes_build(struct crisp_routes *routes, const ProtobufCServiceDescriptor *const *services,
-                       size_t n_services, const struct crisp_handler *handlers, size_t n_handlers,
+int crisp_routes_build(struct crisp_routes *routes,
+                       const ProtobufCServiceDescriptor *const *services, size_t n_services,
+                       const struct crisp_handler *handlers, size_t n_handlers,
                        struct crisp_err *err)
 {
     size_t total = 0;

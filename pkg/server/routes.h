@@ -6,9 +6,9 @@
 #include "server/server.h"
 
 struct crisp_route {
-    char *path;                             /* "/runtime.v1.RuntimeService/Version" */
+    char *path;                              /* "/runtime.v1.RuntimeService/Version" */
     const ProtobufCMethodDescriptor *method; /* request/response types */
-    const struct crisp_handler *handler;    /* NULL: not implemented yet */
+    const struct crisp_handler *handler;     /* NULL: not implemented yet */
 };
 
 struct crisp_routes {
@@ -17,8 +17,9 @@ struct crisp_routes {
 };
 
 /* Builds the table; fails when a handler names no method of the services. */
-int crisp_routes_build(struct crisp_routes *routes, const ProtobufCServiceDescriptor *const *services,
-                       size_t n_services, const struct crisp_handler *handlers, size_t n_handlers,
+int crisp_routes_build(struct crisp_routes *routes,
+                       const ProtobufCServiceDescriptor *const *services, size_t n_services,
+                       const struct crisp_handler *handlers, size_t n_handlers,
                        struct crisp_err *err);
 const struct crisp_route *crisp_routes_find(const struct crisp_routes *routes, grpc_slice path);
 void crisp_routes_free(struct crisp_routes *routes);

@@ -5,7 +5,6 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,47 +15,93 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-struct worker {
-    struct crisp_server *srv;
-    pthread_t thread;
-    grpc_completion_queue *notify_cq; /* registered: new calls arrive here */
-    grpc_completion_queue *call_cq;   /* bound to the call being served */
+/* Calls ready for a handler, in arrival order. */
+struct work_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    struct crisp_call *head, *tail;
+    bool closed;
 };
 
 struct crisp_server {
     grpc_server *server;
+    grpc_completion_queue *cq; /* every call and notification */
     struct crisp_routes routes;
-    struct worker *workers;
-    size_t n_workers;
+    pthread_t loop_thread;
+    bool loop_started;
+    pthread_t *workers;
+    size_t n_workers, n_started;
+    size_t n_requests; /* grpc_server_request_call kept outstanding */
+    struct work_queue queue;
     char *socket_path;
     int lock_fd;
     long long shutdown_timeout_seconds;
     void *app;
     atomic_bool stopping;
+    int shutdown_tag;
+    /* guarded by lock */
     pthread_mutex_t lock;
-    pthread_cond_t own_threads_done;
+    pthread_cond_t changed;
+    bool shutdown_done;
     int own_thread_calls;
 };
 
-static grpc_completion_queue *new_cq(void)
+static void queue_push(struct work_queue *q, struct crisp_call *c)
 {
-    return grpc_completion_queue_create_for_next(NULL);
+    pthread_mutex_lock(&q->lock);
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
 }
 
-static void destroy_cq(grpc_completion_queue *cq)
+/* Blocks for the next call; NULL once the queue is closed and empty. */
+static struct crisp_call *queue_pop(struct work_queue *q)
 {
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
+    pthread_mutex_lock(&q->lock);
+    while (!q->head && !q->closed)
+        pthread_cond_wait(&q->ready, &q->lock);
+    struct crisp_call *c = q->head;
+    if (c) {
+        q->head = c->next;
+        if (!q->head)
+            q->tail = NULL;
     }
-    grpc_completion_queue_destroy(cq);
+    pthread_mutex_unlock(&q->lock);
+    return c;
 }
 
-static void discard_unstarted_call(struct crisp_call *c)
+static void queue_close(struct work_queue *q)
 {
-    grpc_call_details_destroy(&c->details);
-    grpc_metadata_array_destroy(&c->request_metadata);
-    free(c);
+    pthread_mutex_lock(&q->lock);
+    q->closed = true;
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct crisp_server *srv = arg;
+    struct crisp_call *c;
+    while ((c = queue_pop(&srv->queue)))
+        crisp_call_run_handler(c);
+    return NULL;
+}
+
+static void request_call(struct crisp_server *srv)
+{
+    struct crisp_call *c = crisp_call_new(srv->cq, srv->app);
+    grpc_call_error e =
+        grpc_server_request_call(srv->server, &c->call, &c->details, &c->request_metadata, srv->cq,
+                                 srv->cq, &c->tags[TAG_NEW]);
+    if (e != GRPC_CALL_OK) {
+        log_error("server", "request call: grpc call error %d", e);
+        crisp_call_unref(c);
+    }
 }
 
 struct own_thread_call {
@@ -68,29 +113,23 @@ static void *own_thread_main(void *arg)
 {
     struct own_thread_call *otc = arg;
     struct crisp_server *srv = otc->srv;
-    grpc_completion_queue *cq = otc->call->cq;
-    crisp_call_serve(otc->call);
-    free(otc->call);
+    crisp_call_run_handler(otc->call);
     free(otc);
-    destroy_cq(cq);
     pthread_mutex_lock(&srv->lock);
-    if (--srv->own_thread_calls == 0)
-        pthread_cond_broadcast(&srv->own_threads_done);
+    srv->own_thread_calls--;
+    pthread_cond_broadcast(&srv->changed);
     pthread_mutex_unlock(&srv->lock);
     return NULL;
 }
 
-/* Hands a long-lived call, with its completion queue, to a thread of its own;
- * the worker continues with a fresh queue. */
-static void serve_on_own_thread(struct worker *w, struct crisp_call *c)
+/* A long-lived stream gets a thread of its own so it never holds a worker. */
+static void dispatch_own_thread(struct crisp_server *srv, struct crisp_call *c)
 {
     struct own_thread_call *otc = crisp_xmalloc(sizeof(*otc));
-    otc->srv = w->srv;
-    otc->call = c;
-    w->call_cq = new_cq();
-    pthread_mutex_lock(&w->srv->lock);
-    w->srv->own_thread_calls++;
-    pthread_mutex_unlock(&w->srv->lock);
+    *otc = (struct own_thread_call){.srv = srv, .call = c};
+    pthread_mutex_lock(&srv->lock);
+    srv->own_thread_calls++;
+    pthread_mutex_unlock(&srv->lock);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -98,42 +137,84 @@ static void serve_on_own_thread(struct worker *w, struct crisp_call *c)
     int r = pthread_create(&t, &attr, own_thread_main, otc);
     pthread_attr_destroy(&attr);
     if (r != 0) {
-        log_warn("server", "%s: no thread for a long-lived call (%s); serving it on a worker",
+        log_warn("server", "%s: no thread for a long-lived call (%s); queueing it",
                  crisp_call_method(c), strerror(r));
-        own_thread_main(otc);
+        free(otc);
+        pthread_mutex_lock(&srv->lock);
+        srv->own_thread_calls--;
+        pthread_mutex_unlock(&srv->lock);
+        queue_push(&srv->queue, c);
     }
 }
 
-static void *worker_main(void *arg)
+static void on_new_call(struct crisp_server *srv, struct crisp_call *c, bool success)
 {
-    struct worker *w = arg;
-    struct crisp_server *srv = w->srv;
-    while (!atomic_load(&srv->stopping)) {
-        struct crisp_call *c = crisp_xmalloc(sizeof(*c));
-        crisp_call_init(c, w->call_cq, srv->app);
-        grpc_call_error e = grpc_server_request_call(srv->server, &c->call, &c->details,
-                                                     &c->request_metadata, w->call_cq,
-                                                     w->notify_cq, c);
-        if (e != GRPC_CALL_OK) {
-            log_error("server", "request call: grpc call error %d", e);
-            discard_unstarted_call(c);
+    if (!success) { /* the server is shutting down */
+        crisp_call_unref(c);
+        return;
+    }
+    if (!atomic_load(&srv->stopping))
+        request_call(srv);
+    c->route = crisp_routes_find(&srv->routes, c->details.method);
+    crisp_call_accepted(c);
+}
+
+static void on_request_received(struct crisp_server *srv, struct crisp_call *c, bool success)
+{
+    if (!crisp_call_received(c, success))
+        return;
+    if (c->route->handler->inline_ok)
+        crisp_call_run_handler(c);
+    else if (c->route->handler->own_thread)
+        dispatch_own_thread(srv, c);
+    else
+        queue_push(&srv->queue, c);
+}
+
+static void on_shutdown_done(struct crisp_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->shutdown_done = true;
+    pthread_cond_broadcast(&srv->changed);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* The event loop: every grpc completion arrives here and is only routed,
+ * never waited on, so slow clients cost nothing but memory. */
+static void *loop_main(void *arg)
+{
+    struct crisp_server *srv = arg;
+    for (;;) {
+        grpc_event ev =
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return NULL;
+        if (ev.tag == &srv->shutdown_tag) {
+            on_shutdown_done(srv);
+            continue;
+        }
+        struct call_tag *tag = ev.tag;
+        bool ok = ev.success != 0;
+        switch (tag->kind) {
+        case TAG_NEW:
+            on_new_call(srv, tag->call, ok);
+            break;
+        case TAG_RECV:
+            on_request_received(srv, tag->call, ok);
+            break;
+        case TAG_SEND:
+            crisp_call_send_completed(tag->call, ok);
+            break;
+        case TAG_CLOSE:
+            crisp_call_close_completed(tag->call);
+            break;
+        case TAG_FINISH:
+            crisp_call_unref(tag->call);
+            break;
+        case TAG_COUNT:
             break;
         }
-        grpc_event ev =
-            grpc_completion_queue_next(w->notify_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type != GRPC_OP_COMPLETE || !ev.success) {
-            discard_unstarted_call(c); /* server shutting down */
-            continue;
-        }
-        c->route = crisp_routes_find(&srv->routes, c->details.method);
-        if (c->route && c->route->handler && c->route->handler->own_thread) {
-            serve_on_own_thread(w, c);
-            continue;
-        }
-        crisp_call_serve(c);
-        free(c);
     }
-    return NULL;
 }
 
 static int create_grpc_server(struct crisp_server *srv, const struct crisp_server_options *opts,
@@ -143,17 +224,14 @@ static int create_grpc_server(struct crisp_server *srv, const struct crisp_serve
         {.type = GRPC_ARG_INTEGER,
          .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
          .value.integer = (int)opts->max_recv_message_size},
-        {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, .value.integer = -1},
+        {.type = GRPC_ARG_INTEGER,
+         .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+         .value.integer = -1},
     };
     grpc_channel_args channel_args = {.num_args = 2, .args = args};
     srv->server = grpc_server_create(&channel_args, NULL);
-    for (size_t i = 0; i < srv->n_workers; i++) {
-        struct worker *w = &srv->workers[i];
-        w->srv = srv;
-        w->notify_cq = new_cq();
-        w->call_cq = new_cq();
-        grpc_server_register_completion_queue(srv->server, w->notify_cq, NULL);
-    }
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     char *address = crisp_xasprintf("unix:%s", opts->socket_path);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int port = grpc_server_add_http2_port(srv->server, address, creds);
@@ -169,37 +247,20 @@ static int create_grpc_server(struct crisp_server *srv, const struct crisp_serve
     return 0;
 }
 
-static int start_workers(struct crisp_server *srv, struct crisp_err *err)
+static int start_threads(struct crisp_server *srv, struct crisp_err *err)
 {
-    for (size_t i = 0; i < srv->n_workers; i++) {
-        int r = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
-        if (r != 0) {
-            srv->n_workers = i; /* the started ones are joined on stop */
-            return crisp_syserrf(err, r, "start worker thread %zu", i);
-        }
+    for (; srv->n_started < srv->n_workers; srv->n_started++) {
+        int r = pthread_create(&srv->workers[srv->n_started], NULL, worker_main, srv);
+        if (r != 0)
+            return crisp_syserrf(err, r, "start worker thread %zu", srv->n_started);
     }
+    for (size_t i = 0; i < srv->n_requests; i++)
+        request_call(srv);
+    int r = pthread_create(&srv->loop_thread, NULL, loop_main, srv);
+    if (r != 0)
+        return crisp_syserrf(err, r, "start event loop thread");
+    srv->loop_started = true;
     return 0;
-}
-
-static void destroy_server(struct crisp_server *srv)
-{
-    if (srv->server)
-        grpc_server_destroy(srv->server);
-    for (size_t i = 0; srv->workers && i < srv->n_workers; i++) {
-        if (srv->workers[i].notify_cq)
-            destroy_cq(srv->workers[i].notify_cq);
-        if (srv->workers[i].call_cq)
-            destroy_cq(srv->workers[i].call_cq);
-    }
-    free(srv->workers);
-    crisp_routes_free(&srv->routes);
-    if (srv->lock_fd >= 0)
-        crisp_listen_unlock(srv->socket_path, srv->lock_fd);
-    free(srv->socket_path);
-    pthread_mutex_destroy(&srv->lock);
-    pthread_cond_destroy(&srv->own_threads_done);
-    free(srv);
-    grpc_shutdown();
 }
 
 int crisp_server_start(const struct crisp_server_options *opts, struct crisp_server **out,
@@ -207,11 +268,14 @@ int crisp_server_start(const struct crisp_server_options *opts, struct crisp_ser
 {
     struct crisp_server *srv = crisp_xcalloc(1, sizeof(*srv));
     pthread_mutex_init(&srv->lock, NULL);
-    pthread_cond_init(&srv->own_threads_done, NULL);
+    pthread_cond_init(&srv->changed, NULL);
+    pthread_mutex_init(&srv->queue.lock, NULL);
+    pthread_cond_init(&srv->queue.ready, NULL);
     srv->socket_path = crisp_xstrdup(opts->socket_path);
     srv->shutdown_timeout_seconds = opts->shutdown_timeout_seconds;
     srv->app = opts->app;
     srv->n_workers = (size_t)opts->workers;
+    srv->n_requests = srv->n_workers < 8 ? 8 : srv->n_workers;
     srv->workers = crisp_xcalloc(srv->n_workers, sizeof(*srv->workers));
     grpc_init();
     srv->lock_fd = crisp_listen_lock(opts->socket_path, err);
@@ -222,7 +286,7 @@ int crisp_server_start(const struct crisp_server_options *opts, struct crisp_ser
     if (r >= 0)
         r = create_grpc_server(srv, opts, err);
     if (r >= 0)
-        r = start_workers(srv, err);
+        r = start_threads(srv, err);
     if (r < 0) {
         crisp_server_stop(srv);
         return r;
@@ -232,43 +296,77 @@ int crisp_server_start(const struct crisp_server_options *opts, struct crisp_ser
     return 0;
 }
 
-/* Waits for in-flight calls up to the timeout, then cancels what is left. */
+/* Caller holds srv->lock. False on timeout. */
+static bool wait_shutdown_locked(struct crisp_server *srv, const struct timespec *deadline)
+{
+    while (!srv->shutdown_done)
+        if (pthread_cond_timedwait(&srv->changed, &srv->lock, deadline) == ETIMEDOUT)
+            return srv->shutdown_done;
+    return true;
+}
+
+/* Stops taking calls and waits for in-flight ones up to the timeout, then
+ * cancels what is left. Needs the event loop running. */
 static void drain_calls(struct crisp_server *srv)
 {
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    int tag;
-    grpc_server_shutdown_and_notify(srv->server, cq, &tag);
-    gpr_timespec deadline = gpr_time_add(
-        gpr_now(GPR_CLOCK_MONOTONIC),
-        gpr_time_from_seconds(srv->shutdown_timeout_seconds, GPR_TIMESPAN));
-    grpc_event ev = grpc_completion_queue_pluck(cq, &tag, deadline, NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += srv->shutdown_timeout_seconds;
+    pthread_mutex_lock(&srv->lock);
+    if (!wait_shutdown_locked(srv, &deadline)) {
         log_warn("server", "calls still running after %llds; cancelling them",
                  srv->shutdown_timeout_seconds);
         grpc_server_cancel_all_calls(srv->server);
-        grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        while (!srv->shutdown_done)
+            pthread_cond_wait(&srv->changed, &srv->lock);
     }
-    grpc_completion_queue_shutdown(cq);
-    grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    grpc_completion_queue_destroy(cq);
+    while (srv->own_thread_calls > 0)
+        pthread_cond_wait(&srv->changed, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static void stop_threads(struct crisp_server *srv)
+{
+    queue_close(&srv->queue);
+    for (size_t i = 0; i < srv->n_started; i++)
+        pthread_join(srv->workers[i], NULL);
+    if (srv->cq)
+        grpc_completion_queue_shutdown(srv->cq);
+    if (srv->loop_started)
+        pthread_join(srv->loop_thread, NULL);
+    else if (srv->cq) /* drain it here instead */
+        while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN) {
+        }
 }
 
 void crisp_server_stop(struct crisp_server *srv)
 {
     if (!srv)
         return;
+    bool was_serving = srv->loop_started;
     atomic_store(&srv->stopping, true);
-    if (srv->server)
+    if (srv->loop_started)
         drain_calls(srv);
-    for (size_t i = 0; i < srv->n_workers; i++)
-        if (srv->workers[i].thread)
-            pthread_join(srv->workers[i].thread, NULL);
-    pthread_mutex_lock(&srv->lock);
-    while (srv->own_thread_calls > 0)
-        pthread_cond_wait(&srv->own_threads_done, &srv->lock);
-    pthread_mutex_unlock(&srv->lock);
-    bool was_serving = srv->n_workers > 0 && srv->workers[0].thread;
-    destroy_server(srv);
+    else if (srv->server)
+        grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    stop_threads(srv);
+    if (srv->server)
+        grpc_server_destroy(srv->server);
+    if (srv->cq)
+        grpc_completion_queue_destroy(srv->cq);
+    crisp_routes_free(&srv->routes);
+    if (srv->lock_fd >= 0)
+        crisp_listen_unlock(srv->socket_path, srv->lock_fd);
+    free(srv->workers);
+    free(srv->socket_path);
+    pthread_mutex_destroy(&srv->queue.lock);
+    pthread_cond_destroy(&srv->queue.ready);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->changed);
+    free(srv);
+    grpc_shutdown();
     if (was_serving)
         log_info("server", "stopped");
 }

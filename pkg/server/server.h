@@ -26,6 +26,9 @@ struct crisp_handler {
     /* A stream that lives as long as the client wants (events): served on a
      * thread of its own so it never holds a worker. */
     bool own_thread;
+    /* Cheap and never blocking (no disk, no locks held by slow code): run on
+     * the event loop itself, saving the hand-off to a worker. */
+    bool inline_ok;
 };
 
 struct crisp_server_options {

@@ -23,5 +23,5 @@ char *crisp_arena_printf(struct crisp_arena *arena, const char *fmt, ...)
 void crisp_arena_release(struct crisp_arena *arena);
 
 /* Typed helpers: an array of n elements / one element of a type. */
-#define crisp_arena_new(arena, type)        ((type *)crisp_arena_alloc((arena), sizeof(type)))
-#define crisp_arena_array(arena, type, n)   ((type *)crisp_arena_alloc((arena), sizeof(type) * (n)))
+#define crisp_arena_new(arena, type)      ((type *)crisp_arena_alloc((arena), sizeof(type)))
+#define crisp_arena_array(arena, type, n) ((type *)crisp_arena_alloc((arena), sizeof(type) * (n)))

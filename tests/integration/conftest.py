@@ -1,0 +1,181 @@
+"""Integration fixtures: a real crispd on a temporary socket and state dir,
+and a CRI client built from proto/api.proto at test time."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CRISPD = os.environ.get("CRISPD", str(REPO / "build" / "crispd"))
+
+
+def _generate_stubs():
+    out = Path(tempfile.mkdtemp(prefix="crisp-pb2-"))
+    subprocess.run(
+        ["protoc", f"--python_out={out}", f"-I{REPO / 'proto'}", str(REPO / "proto" / "api.proto")],
+        check=True,
+    )
+    sys.path.insert(0, str(out))
+    import api_pb2  # noqa: E402  (generated just above)
+
+    return api_pb2
+
+
+api_pb2 = _generate_stubs()
+
+
+class Client:
+    """Calls any CRI method by name with the generated message classes."""
+
+    def __init__(self, socket_path):
+        self.channel = grpc.insecure_channel(f"unix://{socket_path}")
+
+    def method(self, service, name):
+        svc = api_pb2.DESCRIPTOR.services_by_name[service]
+        m = svc.methods_by_name[name]
+        return svc, m
+
+    def call(self, name, request=None, timeout=5, service=None, **fields):
+        service = service or ("ImageService" if name in IMAGE_METHODS else "RuntimeService")
+        _, m = self.method(service, name)
+        req_cls = getattr(api_pb2, m.input_type.name)
+        resp_cls = getattr(api_pb2, m.output_type.name)
+        request = request if request is not None else req_cls(**fields)
+        path = f"/runtime.v1.{service}/{name}"
+        if m.server_streaming:
+            fn = self.channel.unary_stream(path, request_serializer=req_cls.SerializeToString,
+                                           response_deserializer=resp_cls.FromString)
+            return list(fn(request, timeout=timeout))
+        fn = self.channel.unary_unary(path, request_serializer=req_cls.SerializeToString,
+                                      response_deserializer=resp_cls.FromString)
+        return fn(request, timeout=timeout)
+
+    def raw(self, path, payload, timeout=5):
+        """Sends bytes as they are to any method path; returns the raw reply."""
+        fn = self.channel.unary_unary(path, request_serializer=lambda b: b,
+                                      response_deserializer=lambda b: b)
+        return fn(payload, timeout=timeout)
+
+    def close(self):
+        self.channel.close()
+
+
+IMAGE_METHODS = {m.name for m in api_pb2.DESCRIPTOR.services_by_name["ImageService"].methods}
+
+
+class Crispd:
+    """One crispd process with its own socket, root and state dirs."""
+
+    def __init__(self, workdir, extra_args=(), config=None):
+        self.dir = Path(workdir)
+        self.socket = self.dir / "crisp.sock"
+        self.root = self.dir / "root"
+        self.state = self.dir / "state"
+        self.config = config
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.stderr_path = self.dir / "crispd.log"
+
+    def args(self):
+        a = [CRISPD, "--listen", str(self.socket), "--root", str(self.root),
+             "--state", str(self.state), "--log-level", "debug"]
+        a += ["--config", str(self.config)] if self.config else ["--config", str(self.dir / "none.json")]
+        return a + self.extra_args
+
+    def start(self, wait=True):
+        if not self.config:
+            (self.dir / "none.json").write_text("{}")
+        self._stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self._stderr)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"crispd exited with {self.proc.returncode}:\n{self.log()}")
+            if self.socket.exists():
+                try:
+                    c = Client(self.socket)
+                    c.call("Version", timeout=1)
+                    c.close()
+                    return
+                except grpc.RpcError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError(f"crispd not ready after {timeout}s:\n{self.log()}")
+
+    def client(self):
+        return Client(self.socket)
+
+    def log(self):
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops crispd; returns its exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self._stderr.close()
+
+
+def sanitizer_report(log):
+    """Lines that show an ASan/UBSan/LSan finding in crispd's stderr."""
+    markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+    return [line for line in log.splitlines() if any(m in line for m in markers)]
+
+
+@pytest.fixture
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="crisp-it-") as d:
+        yield Path(d)
+
+
+@pytest.fixture
+def crispd_factory(workdir):
+    """Starts crispd instances in sub-dirs of one temp dir; stops them all after the test
+    and fails the test on any sanitizer finding."""
+    started = []
+
+    def make(name="d", **kw):
+        sub = workdir / name
+        sub.mkdir(exist_ok=True)
+        d = Crispd(sub, **kw)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+    for d in started:
+        found = sanitizer_report(d.log())
+        assert not found, f"sanitizer findings in crispd:\n{d.log()}"
+
+
+@pytest.fixture
+def crispd(crispd_factory):
+    return crispd_factory().start()
+
+
+@pytest.fixture
+def client(crispd):
+    c = crispd.client()
+    yield c
+    c.close()
