@@ -59,7 +59,8 @@ check: all $(UNIT_BINS) ## run unit and integration tests on the current build
 	$(MAKE) test-unit test-integration
 
 test-unit: $(UNIT_BINS) ## run the cmocka unit tests
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	  if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 test-integration: $(CRISPD) ## run the pytest integration tests against a real crispd
 	CRISPD=$(abspath $(CRISPD)) CRISP_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q tests/integration

@@ -289,7 +289,8 @@ int crisp_config_set_flag(struct crisp_config *cfg, const char *key, const char 
         char *end = NULL;
         errno = 0;
         long long n = strtoll(value, &end, 10);
-        if (errno || !*value || *end)
+        bool starts_like_integer = (*value >= '0' && *value <= '9') || *value == '-';
+        if (errno || !starts_like_integer || *end)
             return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                                 "%s: expected an integer from %lld to %lld, got \"%s\"", where,
                                 spec->min, spec->max, value);

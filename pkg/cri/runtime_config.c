@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@
 #define RUNTIME_CONFIG_FILE "runtime-config.json"
 
 /* One "address/prefix" with the prefix in range for the address family. */
-static int validate_one_cidr(const char *cidr, size_t len, struct crisp_err *err)
+static int validate_one_cidr(const char *cidr, size_t len, int *family, struct crisp_err *err)
 {
     char buf[INET6_ADDRSTRLEN + 8];
     if (len == 0 || len >= sizeof(buf))
@@ -37,9 +38,12 @@ static int validate_one_cidr(const char *cidr, size_t len, struct crisp_err *err
     if (max_prefix < 0)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "pod_cidr: \"%s\" is not an IPv4 or IPv6 address", buf);
+    if (family)
+        *family = max_prefix == 32 ? AF_INET : AF_INET6;
     char *end = NULL;
     long prefix = strtol(slash + 1, &end, 10);
-    if (!slash[1] || *end || prefix < 0 || prefix > max_prefix)
+    bool digits_only = slash[1] >= '0' && slash[1] <= '9' && !*end;
+    if (!digits_only || prefix > max_prefix)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "pod_cidr: prefix \"/%s\" is out of range, expected 0 to %d", slash + 1,
                             max_prefix);
@@ -51,10 +55,11 @@ int crisp_pod_cidr_validate(const char *cidr, struct crisp_err *err)
     if (!*cidr)
         return 0;
     int parts = 0;
+    int families[2] = {0, 0};
     for (const char *p = cidr;; parts++) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        int r = validate_one_cidr(p, len, err);
+        int r = validate_one_cidr(p, len, parts < 2 ? &families[parts] : NULL, err);
         if (r < 0)
             return r;
         if (!comma)
@@ -65,6 +70,11 @@ int crisp_pod_cidr_validate(const char *cidr, struct crisp_err *err)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "pod_cidr: \"%s\" has %d CIDRs, expected one, or two for dual stack",
                             cidr, parts + 1);
+    if (parts == 1 && families[0] == families[1])
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "pod_cidr: \"%s\" has two CIDRs of one family, expected one IPv4 "
+                            "and one IPv6 (dual stack)",
+                            cidr);
     return 0;
 }
 

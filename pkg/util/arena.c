@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "mem.h"
 
 #define ARENA_BLOCK_SIZE 4096
@@ -50,6 +51,10 @@ static struct crisp_arena_block *new_block(size_t min_size)
 void *crisp_arena_alloc(struct crisp_arena *arena, size_t size)
 {
     const size_t align = alignof(max_align_t);
+    if (size > SIZE_MAX / 2) {
+        log_error("arena", "allocation of %zu bytes is impossible", size);
+        abort();
+    }
     size = (size + align - 1) & ~(align - 1);
     struct crisp_arena_block *b = arena->head;
     if (!b || b->cap - b->used < size) {
@@ -61,6 +66,16 @@ void *crisp_arena_alloc(struct crisp_arena *arena, size_t size)
     b->used += size;
     memset(p, 0, size);
     return p;
+}
+
+size_t crisp_arena_array_size(size_t size, size_t n)
+{
+    size_t total;
+    if (__builtin_mul_overflow(size, n, &total)) {
+        log_error("arena", "array of %zu x %zu bytes overflows", n, size);
+        abort();
+    }
+    return total;
 }
 
 char *crisp_arena_strdup(struct crisp_arena *arena, const char *s)

@@ -15,6 +15,9 @@
 
 int crisp_mkdir_p(const char *path, mode_t mode, struct crisp_err *err)
 {
+    if (path[0] != '/')
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "create directory \"%s\": expected an absolute path", path);
     _cleanup_free_ char *copy = crisp_xstrdup(path);
     for (char *p = copy + 1;; p++) {
         if (*p != '/' && *p != '\0')
@@ -96,14 +99,15 @@ int crisp_read_file(const char *path, size_t max_size, char **out, size_t *out_l
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return crisp_syserrf(err, errno, "open %s", path);
-    size_t cap = 4096, len = 0;
+    /* Reads up to max_size + 1 bytes: one byte more proves the file too large. */
+    size_t cap = max_size < 4096 ? max_size + 1 : 4096, len = 0;
     _cleanup_free_ char *buf = crisp_xmalloc(cap + 1);
     for (;;) {
         if (len == cap) {
-            if (cap >= max_size)
+            if (cap > max_size)
                 return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EFBIG,
                                     "%s is larger than %zu bytes", path, max_size);
-            cap = cap * 2 > max_size ? max_size : cap * 2;
+            cap = cap * 2 > max_size ? max_size + 1 : cap * 2;
             buf = crisp_xrealloc(buf, cap + 1);
         }
         ssize_t n = read(fd, buf + len, cap - len);

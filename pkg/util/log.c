@@ -60,6 +60,8 @@ void crisp_log(enum crisp_log_level level, const char *component, const char *fm
                      "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s %s: ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      now.tv_nsec / 1000, level_names[level], component);
+    if (n < 0 || (size_t)n > sizeof(line) / 2) /* an absurd component name */
+        n = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -82,7 +82,7 @@ def test_pod_cidr_survives_a_restart(crispd_factory):
 
 
 @pytest.mark.parametrize("cidr", ["10.88.0.0", "10.88.0.0/33", "nonsense/8", "fd00::/200",
-                                  "10.0.0.0/8,10.1.0.0/16,fd00::/64"])
+                                  "10.0.0.0/8,10.1.0.0/16,fd00::/64", "10.0.0.0/8,10.1.0.0/16"])
 def test_bad_pod_cidr_is_invalid_argument_and_keeps_the_old_one(client, cidr):
     client.call("UpdateRuntimeConfig", pod_cidr_request("10.1.0.0/16"))
     with pytest.raises(grpc.RpcError) as e:
