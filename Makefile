@@ -14,6 +14,7 @@ CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-s
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
              -Ipkg -I$(BUILD)/gen -DCRISP_VERSION='"$(VERSION)"' \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDFLAGS   += -Wl,--as-needed
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 ifeq ($(SANITIZE),1)
@@ -107,5 +108,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 $(BENCH_RPC): $(BUILD)/obj/hack/bench/rpc/rpc_bench.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
