@@ -8,7 +8,7 @@ VERSION   := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2
 PYTHON    ?= /usr/bin/python3
 
 CC        ?= cc
-PKGS      := grpc libprotobuf-c jansson libsystemd
+PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
@@ -64,7 +64,7 @@ test-unit: $(UNIT_BINS) ## run the cmocka unit tests
 	  if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 test-integration: $(CRISPD) ## run the pytest integration tests against a real crispd
-	CRISPD=$(abspath $(CRISPD)) CRISP_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q tests/integration
+	CRISPD=$(abspath $(CRISPD)) CRISP_SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q tests/integration hack/testreg
 
 bench-rpc: $(CRISPD) $(BENCH_RPC) ## Version/Status latency and throughput benchmark
 	hack/bench/rpc/run.sh $(abspath $(CRISPD)) $(abspath $(BENCH_RPC))

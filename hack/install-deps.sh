@@ -8,11 +8,13 @@ build_pkgs=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libjansson-dev libsystemd-dev
+  libcurl4-openssl-dev libarchive-dev libssl-dev
 )
 test_pkgs=(
   libcmocka-dev
   protobuf-compiler python3-protobuf python3-grpcio python3-pytest
   clang-format
+  docker-registry busybox-static zstd apache2-utils
 )
 
 want=("${build_pkgs[@]}")

@@ -9,12 +9,15 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "config/registries.h"
 #include "util/mem.h"
 
 enum key_type {
-    KEY_PATH, /* absolute path string */
-    KEY_INT,  /* integer within [min, max] */
-    KEY_ENUM, /* one of choices, stored as the index */
+    KEY_PATH,       /* absolute path string */
+    KEY_INT,        /* integer within [min, max] */
+    KEY_ENUM,       /* one of choices, stored as the index */
+    KEY_BOOL,       /* true or false */
+    KEY_REGISTRIES, /* object: host -> registry settings (registries.c) */
 };
 
 struct key_spec {
@@ -40,6 +43,11 @@ static const struct key_spec schema[] = {
     {"max_recv_message_size", KEY_INT, FIELD(max_recv_message_size), 4096, 1LL << 30, NULL},
     {"shutdown_timeout_seconds", KEY_INT, FIELD(shutdown_timeout_seconds), 0, 3600, NULL},
     {"cgroup_driver", KEY_ENUM, FIELD(cgroup_driver), 0, 0, cgroup_driver_choices},
+    {"max_concurrent_downloads", KEY_INT, FIELD(max_concurrent_downloads), 1, 64, NULL},
+    {"pull_progress_timeout_seconds", KEY_INT, FIELD(pull_progress_timeout_seconds), 1, 86400,
+     NULL},
+    {"allow_device_nodes", KEY_BOOL, FIELD(allow_device_nodes), 0, 0, NULL},
+    {"registries", KEY_REGISTRIES, FIELD(registries), 0, 0, NULL},
 };
 
 #define SCHEMA_LEN (sizeof(schema) / sizeof(schema[0]))
@@ -55,6 +63,8 @@ void crisp_config_init(struct crisp_config *cfg)
     cfg->max_recv_message_size = 16LL * 1024 * 1024;
     cfg->shutdown_timeout_seconds = 10;
     cfg->cgroup_driver = CRISP_CGROUP_DRIVER_CGROUPFS;
+    cfg->max_concurrent_downloads = 3;
+    cfg->pull_progress_timeout_seconds = 60;
 }
 
 void crisp_config_free(struct crisp_config *cfg)
@@ -62,6 +72,7 @@ void crisp_config_free(struct crisp_config *cfg)
     for (size_t i = 0; i < SCHEMA_LEN; i++)
         if (schema[i].type == KEY_PATH)
             free(*(char **)((char *)cfg + schema[i].offset));
+    crisp_registries_free(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -73,7 +84,7 @@ static const struct key_spec *find_key(const char *name)
     return NULL;
 }
 
-static const char *json_type_name(const json_t *v)
+const char *crisp_json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -111,7 +122,7 @@ static int set_path(char **field, const json_t *value, const char *where, const 
     if (!s)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "%s: %s: expected an absolute path string, got %s", where, key,
-                            json_type_name(value));
+                            crisp_json_type_name(value));
     if (s[0] != '/' || strlen(s) >= PATH_MAX)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "%s: %s: expected an absolute path (starting with /), got \"%s\"",
@@ -127,7 +138,7 @@ static int set_int(long long *field, const struct key_spec *spec, const json_t *
     if (!json_is_integer(value))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "%s: %s: expected an integer from %lld to %lld, got %s", where,
-                            spec->name, spec->min, spec->max, json_type_name(value));
+                            spec->name, spec->min, spec->max, crisp_json_type_name(value));
     long long v = json_integer_value(value);
     if (v < spec->min || v > spec->max)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, ERANGE,
@@ -152,9 +163,20 @@ static int set_enum(int *field, const struct key_spec *spec, const json_t *value
     if (!s)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "%s: %s: expected one of %s, got %s", where, spec->name, choices,
-                            json_type_name(value));
+                            crisp_json_type_name(value));
     return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                         "%s: %s: expected one of %s, got \"%s\"", where, spec->name, choices, s);
+}
+
+static int set_bool(bool *field, const struct key_spec *spec, const json_t *value,
+                    const char *where, struct crisp_err *err)
+{
+    if (!json_is_boolean(value))
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected true or false, got %s", where, spec->name,
+                            crisp_json_type_name(value));
+    *field = json_is_true(value);
+    return 0;
 }
 
 static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, const json_t *value,
@@ -162,6 +184,10 @@ static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, co
 {
     void *field = (char *)cfg + spec->offset;
     switch (spec->type) {
+    case KEY_BOOL:
+        return set_bool(field, spec, value, where, err);
+    case KEY_REGISTRIES:
+        return crisp_registries_apply(cfg, value, where, err);
     case KEY_PATH:
         return set_path(field, value, where, spec->name, err);
     case KEY_INT:
@@ -187,7 +213,7 @@ static int apply_object(struct crisp_config *cfg, const json_t *root, const char
     if (!json_is_object(root))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "%s: top level: expected a JSON object, got %s", where,
-                            json_type_name(root));
+                            crisp_json_type_name(root));
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)root, key, value)
@@ -320,6 +346,12 @@ json_t *crisp_config_to_json(const struct crisp_config *cfg)
             break;
         case KEY_ENUM:
             v = json_string(spec->choices[*(const int *)field]);
+            break;
+        case KEY_BOOL:
+            v = json_boolean(*(const bool *)field);
+            break;
+        case KEY_REGISTRIES:
+            v = crisp_registries_to_json(cfg);
             break;
         }
         json_object_set_new(out, spec->name, v);

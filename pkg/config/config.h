@@ -18,6 +18,16 @@ enum crisp_cgroup_driver {
     CRISP_CGROUP_DRIVER_SYSTEMD,
 };
 
+/* How to reach one registry host ("docker.io", "localhost:5000"). */
+struct crisp_registry_config {
+    char *host;
+    char **mirrors; /* endpoint URLs tried in order, e.g. "http://127.0.0.1:5000" */
+    size_t n_mirrors;
+    bool upstream; /* fall back to the host itself after the mirrors */
+    bool insecure; /* plain HTTP, or HTTPS without certificate verification */
+    char *ca_file; /* extra CA bundle for this host's TLS; NULL: the system's */
+};
+
 struct crisp_config {
     char *listen; /* path of the CRI unix socket */
     char *root;   /* persistent data: images, layers */
@@ -27,7 +37,17 @@ struct crisp_config {
     long long max_recv_message_size;    /* bytes; larger requests get RESOURCE_EXHAUSTED */
     long long shutdown_timeout_seconds; /* grace for in-flight calls on SIGTERM */
     enum crisp_cgroup_driver cgroup_driver;
+    /* images */
+    long long max_concurrent_downloads;       /* layers fetched at once per pull */
+    long long pull_progress_timeout_seconds;  /* abort a pull slower than 1 KiB/s this long */
+    bool allow_device_nodes;                  /* create device nodes found in layers */
+    struct crisp_registry_config *registries; /* per-host settings */
+    size_t n_registries;
 };
+
+/* The settings for a registry host; NULL when it has none. */
+const struct crisp_registry_config *crisp_config_registry(const struct crisp_config *cfg,
+                                                          const char *host);
 
 void crisp_config_init(struct crisp_config *cfg);
 void crisp_config_free(struct crisp_config *cfg);

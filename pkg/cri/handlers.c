@@ -16,5 +16,11 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "Status", .unary = cri_status, .inline_ok = true},
     {.method = "RuntimeConfig", .unary = cri_runtime_config, .inline_ok = true},
     {.method = "UpdateRuntimeConfig", .unary = cri_update_runtime_config},
+    {.method = "ListImages", .unary = cri_list_images},
+    {.method = "StreamImages", .stream = cri_stream_images},
+    {.method = "ImageStatus", .unary = cri_image_status},
+    {.method = "PullImage", .unary = cri_pull_image},
+    {.method = "RemoveImage", .unary = cri_remove_image},
+    {.method = "ImageFsInfo", .unary = cri_image_fs_info, .inline_ok = true},
 };
 const size_t crisp_cri_n_handlers = sizeof(crisp_cri_handlers) / sizeof(crisp_cri_handlers[0]);

@@ -13,3 +13,10 @@ CRI_UNARY(cri_status);
 CRI_UNARY(cri_runtime_config);
 /* runtime_config.c */
 CRI_UNARY(cri_update_runtime_config);
+/* image_service.c */
+CRI_UNARY(cri_list_images);
+CRI_UNARY(cri_image_status);
+CRI_UNARY(cri_pull_image);
+CRI_UNARY(cri_remove_image);
+CRI_UNARY(cri_image_fs_info);
+int cri_stream_images(struct crisp_call *call, const ProtobufCMessage *req, struct crisp_err *err);

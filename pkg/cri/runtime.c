@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cri/runtime_config.h"
+#include "image/registry.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -20,12 +21,17 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_mkdir_p(cfg->state, 0711, err);
     if (r == 0)
         r = crisp_runtime_config_load(rt, err);
+    if (r == 0)
+        r = crisp_image_store_init(&rt->images, cfg->root, err);
+    crisp_registry_global_init();
     return r;
 }
 
 void crisp_runtime_free(struct crisp_runtime *rt)
 {
     free(rt->pod_cidr);
+    if (rt->images.index_path)
+        crisp_image_store_free(&rt->images);
     pthread_mutex_destroy(&rt->lock);
     memset(rt, 0, sizeof(*rt));
 }

@@ -7,12 +7,14 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "image/store.h"
 #include "server/server.h"
 
 struct crisp_runtime {
     const struct crisp_config *cfg;
     pthread_mutex_t lock; /* guards the fields below */
     char *pod_cidr;       /* from UpdateRuntimeConfig; "" until the kubelet sends one */
+    struct crisp_image_store images;
 };
 
 /* Creates the root and state directories and reloads persisted runtime state. */

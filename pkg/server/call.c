@@ -204,6 +204,8 @@ void crisp_call_run_handler(struct crisp_call *c)
     const struct crisp_handler *h = c->route->handler;
     if (req) {
         int r = h->unary ? h->unary(c, req, &resp, &err) : h->stream(c, req, &err);
+        if (r == 0) /* success is the return value; a handled lookup miss may have set err */
+            crisp_err_clear(&err);
         if (r == 0 && h->unary && !resp)
             crisp_errorf(&err, GRPC_STATUS_INTERNAL, EINVAL, "%s: handler produced no response",
                          c->route->method->name);

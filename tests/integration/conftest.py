@@ -13,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CRISPD = os.environ.get("CRISPD", str(REPO / "build" / "crispd"))
+sys.path.insert(0, str(REPO / "hack"))  # the testreg fixtures
 
 
 def _generate_stubs():
@@ -139,6 +140,17 @@ def sanitizer_report(log):
     """Lines that show an ASan/UBSan/LSan finding in crispd's stderr."""
     markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
     return [line for line in log.splitlines() if any(m in line for m in markers)]
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """A real local registry (Debian's docker-registry) with every test image."""
+    from testreg import images
+    from testreg.registry import Registry
+    with tempfile.TemporaryDirectory(prefix="crisp-reg-") as d:
+        with Registry(d) as reg:
+            reg.images = images.push_all(reg)
+            yield reg
 
 
 @pytest.fixture

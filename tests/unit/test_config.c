@@ -118,7 +118,11 @@ static void test_defaults_to_json_has_every_key(void **state)
 {
     struct fixture *f = *state;
     json_t *j = crisp_config_to_json(&f->cfg);
-    assert_int_equal(json_object_size(j), 8);
+    assert_int_equal(json_object_size(j), 12);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_concurrent_downloads")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "pull_progress_timeout_seconds")), 60);
+    assert_true(json_is_false(json_object_get(j, "allow_device_nodes")));
+    assert_int_equal(json_object_size(json_object_get(j, "registries")), 0);
     assert_string_equal(json_string_value(json_object_get(j, "listen")), "/run/crisp/crisp.sock");
     assert_string_equal(json_string_value(json_object_get(j, "root")), "/var/lib/crisp");
     assert_string_equal(json_string_value(json_object_get(j, "state")), "/run/crisp");
@@ -482,10 +486,69 @@ static void test_flag_integer_with_leading_space_is_refused(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+
+/* ---- registries ---- */
+
+static void test_registries_are_parsed(void **state)
+{
+    struct fixture *f = *state;
+    const char *path = write_file(
+        f, "r.json",
+        "{\"registries\": {\"gcr.io\": {\"mirrors\": [\"http://127.0.0.1:5000\", "
+        "\"https://m.example/\"], \"upstream\": false}, \"q.io\": {\"insecure\": true, "
+        "\"ca_file\": \"/etc/ca.pem\"}}}");
+    assert_int_equal(crisp_config_apply_file(&f->cfg, path, &f->err), 0);
+    const struct crisp_registry_config *g = crisp_config_registry(&f->cfg, "gcr.io");
+    assert_non_null(g);
+    assert_int_equal(g->n_mirrors, 2);
+    assert_string_equal(g->mirrors[0], "http://127.0.0.1:5000");
+    assert_false(g->upstream);
+    const struct crisp_registry_config *q = crisp_config_registry(&f->cfg, "q.io");
+    assert_true(q->insecure && q->upstream);
+    assert_string_equal(q->ca_file, "/etc/ca.pem");
+    assert_null(crisp_config_registry(&f->cfg, "docker.io"));
+}
+
+static void test_dropin_replaces_one_registry_entry(void **state)
+{
+    struct fixture *f = *state;
+    write_file(f, "crisp.json",
+               "{\"registries\": {\"a.io\": {\"insecure\": true}, \"b.io\": {}}}");
+    make_dir(f, "crisp.d");
+    write_file(f, "crisp.d/10.json", "{\"registries\": {\"a.io\": {\"mirrors\": "
+                                     "[\"http://x:1\"]}}}");
+    char main_path[PATH_MAX];
+    snprintf(main_path, sizeof(main_path), "%s/crisp.json", f->dir);
+    assert_int_equal(crisp_config_load(&f->cfg, main_path, true, &f->err), 0);
+    const struct crisp_registry_config *a = crisp_config_registry(&f->cfg, "a.io");
+    assert_false(a->insecure); /* the whole entry was replaced */
+    assert_int_equal(a->n_mirrors, 1);
+    assert_non_null(crisp_config_registry(&f->cfg, "b.io"));
+}
+
+static void test_bad_registries_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_file_refused(f, "{\"registries\": []}", "registries");
+    assert_file_refused(f, "{\"registries\": {\"a.io\": {\"mirrors\": \"x\"}}}",
+                        "registries.a.io.mirrors");
+    assert_file_refused(f, "{\"registries\": {\"a.io\": {\"mirrors\": [\"ftp://x\"]}}}",
+                        "registries.a.io.mirrors[0]");
+    assert_file_refused(f, "{\"registries\": {\"a.io\": {\"upstream\": false}}}",
+                        "registries.a.io");
+    assert_file_refused(f, "{\"registries\": {\"a.io\": {\"mirror\": []}}}",
+                        "registries.a.io.mirror");
+    assert_file_refused(f, "{\"registries\": {\"a.io\": {\"ca_file\": \"rel.pem\"}}}",
+                        "registries.a.io.ca_file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_defaults_to_json_has_every_key),
+        T(test_registries_are_parsed),
+        T(test_dropin_replaces_one_registry_entry),
+        T(test_bad_registries_are_refused),
         T(test_defaults_in_struct),
         T(test_apply_file_sets_every_key),
         T(test_apply_file_keeps_unmentioned_keys),
