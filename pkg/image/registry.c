@@ -418,7 +418,12 @@ int crisp_registry_get(struct crisp_registry *reg, const char *kind, const char 
 
 static int mem_write(void *ctx, const void *data, size_t len, struct crisp_err *err)
 {
-    struct crisp_mem_sink *m = ctx;
+    return crisp_mem_sink_append(ctx, data, len, err);
+}
+
+int crisp_mem_sink_append(struct crisp_mem_sink *m, const void *data, size_t len,
+                          struct crisp_err *err)
+{
     if (m->len + len > m->max)
         return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EFBIG,
                             "registry response larger than %zu bytes", m->max);

@@ -73,6 +73,9 @@ struct crisp_mem_sink {
     size_t len, max;
 };
 struct crisp_http_sink crisp_mem_sink(struct crisp_mem_sink *mem);
+/* Appends to the buffer; fails (FAILED_PRECONDITION) past max. */
+int crisp_mem_sink_append(struct crisp_mem_sink *mem, const void *data, size_t len,
+                          struct crisp_err *err);
 void crisp_mem_sink_free(struct crisp_mem_sink *mem);
 
 /* Global curl setup, once at start. */

@@ -64,15 +64,8 @@ static int answer_basic(struct crisp_registry *reg, struct crisp_err *err)
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    struct crisp_mem_sink *m = userdata;
     size_t len = size * nmemb;
-    if (m->len + len > m->max)
-        return 0;
-    m->data = crisp_xrealloc(m->data, m->len + len + 1);
-    memcpy(m->data + m->len, data, len);
-    m->len += len;
-    m->data[m->len] = '\0';
-    return len;
+    return crisp_mem_sink_append(userdata, data, len, NULL) < 0 ? 0 : len;
 }
 
 /* The realm URL with service and scope as query parameters. */
