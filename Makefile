@@ -12,7 +12,7 @@ PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
-             -Ipkg -I$(BUILD)/gen -DCRISP_VERSION='"$(VERSION)"' \
+             -I. -Ipkg -I$(BUILD)/gen -DCRISP_VERSION='"$(VERSION)"' \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS   += -Wl,--as-needed
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
@@ -26,7 +26,7 @@ endif
 PROTO     := proto/api.proto
 GEN_C     := $(BUILD)/gen/api.pb-c.c
 GEN_H     := $(BUILD)/gen/api.pb-c.h
-LIB_SRCS  := $(sort $(wildcard pkg/*/*.c))
+LIB_SRCS  := $(sort $(wildcard pkg/*/*.c runtime/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/api.pb-c.o
 LIB       := $(BUILD)/libcrisp.a
 CRISPD    := $(BUILD)/crispd

@@ -70,7 +70,8 @@ static la_ssize_t tar_read(struct archive *a, void *data, const void **buf)
     size_t size = 0;
     int r = outer_block(s, buf, &size);
     if (r < 0) {
-        archive_set_error(a, archive_errno(s->outer), "%s", archive_error_string(s->outer));
+        const char *msg = archive_error_string(s->outer);
+        archive_set_error(a, archive_errno(s->outer), "%s", msg ? msg : "decompression failed");
         return -1;
     }
     return r == 0 ? 0 : (la_ssize_t)size;

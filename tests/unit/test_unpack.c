@@ -743,6 +743,21 @@ static void test_empty_layer_diff_id(void **state)
     assert_int_equal(f->stats.files + f->stats.dirs, 0);
 }
 
+static void test_bytes_after_the_end_are_hashed(void **state)
+{
+    struct fixture *f = *state;
+    add(f, (struct ent){.path = "f", .data = "f"});
+    assert_int_equal(archive_write_close(f->w), ARCHIVE_OK);
+    archive_write_free(f->w);
+    f->w = NULL;
+    memcpy(f->tar + f->tar_len - 10, "trailing!", 9); /* in the writer's padding */
+    write_layer(f, f->tar, f->tar_len, GZIP);
+    unpack_ok(f);
+    char want[CRISP_DIGEST_LEN + 1];
+    crisp_sha256_of(f->tar, f->tar_len, want);
+    assert_string_equal(f->diff_id, want);
+}
+
 static void test_pipe_input_and_null_outputs(void **state)
 {
     struct fixture *f = *state;
@@ -1077,6 +1092,7 @@ int main(void)
         T(test_gzip),
         T(test_zstd),
         T(test_empty_layer_diff_id),
+        T(test_bytes_after_the_end_are_hashed),
         T(test_pipe_input_and_null_outputs),
         T(test_refuse_dotdot),
         T(test_refuse_nested_dotdot),
