@@ -35,12 +35,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_RPC := $(BUILD)/bench/rpc_bench
 
 .PHONY: all deps test-deps run test check test-unit test-integration test-asan install \
-        uninstall clean format bench-rpc help
+        uninstall clean format bench-rpc bench-pull help
 
 all: $(CRISPD) ## build crispd (default)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+	@grep -hE '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | expand -t 20
 
 deps: ## install the Debian packages needed to build
 	hack/install-deps.sh
@@ -69,6 +69,9 @@ test-integration: $(CRISPD) ## run the pytest integration tests against a real c
 bench-rpc: $(CRISPD) $(BENCH_RPC) ## Version/Status latency and throughput benchmark
 	hack/bench/rpc/run.sh $(abspath $(CRISPD)) $(abspath $(BENCH_RPC))
 
+bench-pull: $(CRISPD) ## cold/warm image pull time, crisp vs containerd (as root)
+	hack/bench/pull/run.sh $(abspath $(CRISPD))
+
 install: $(CRISPD) ## install crispd and the default config under $(DESTDIR)$(PREFIX)
 	install -D -m 0755 $(CRISPD) $(DESTDIR)$(PREFIX)/bin/crispd
 	install -D -m 0644 deploy/crisp.json $(DESTDIR)/etc/crisp/crisp.json
@@ -89,6 +92,16 @@ $(GEN_C) $(GEN_H): $(PROTO)
 $(BUILD)/obj/gen/api.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Wshadow,$(CFLAGS)) -c -o $@ $<
+
+# The version (git commit) is compiled in: rebuild what shows it when it changes.
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ 2>/dev/null || echo '$(VERSION)' > $@
+
+$(BUILD)/obj/cmd/crispd/main.o $(BUILD)/obj/pkg/cri/runtime_info.o: $(BUILD)/version.stamp
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)

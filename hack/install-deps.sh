@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package crisp needs to build (and, with --test, to run
-# its test suite). Idempotent: packages already present are not touched, and
-# apt-get update runs only when something is missing.
+# its test suite; with --bench, what the benchmarks compare against).
+# Idempotent: packages already present are not touched, and apt-get update
+# runs only when something is missing.
 set -euo pipefail
 
 build_pkgs=(
@@ -17,8 +18,18 @@ test_pkgs=(
   docker-registry busybox-static zstd apache2-utils
 )
 
+bench_pkgs=(
+  containerd
+)
+
 want=("${build_pkgs[@]}")
-[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --bench) want+=("${bench_pkgs[@]}") ;;
+    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do

@@ -20,3 +20,11 @@ CRI_UNARY(cri_pull_image);
 CRI_UNARY(cri_remove_image);
 CRI_UNARY(cri_image_fs_info);
 int cri_stream_images(struct crisp_call *call, const ProtobufCMessage *req, struct crisp_err *err);
+/* pod_service.c */
+CRI_UNARY(cri_run_pod_sandbox);
+CRI_UNARY(cri_stop_pod_sandbox);
+CRI_UNARY(cri_remove_pod_sandbox);
+CRI_UNARY(cri_pod_sandbox_status);
+CRI_UNARY(cri_list_pod_sandbox);
+int cri_stream_pod_sandboxes(struct crisp_call *call, const ProtobufCMessage *req,
+                             struct crisp_err *err);

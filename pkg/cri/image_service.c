@@ -34,22 +34,14 @@ static void set_image_user(struct crisp_arena *a, Runtime__V1__Image *out, const
     }
 }
 
-static char **arena_strings(struct crisp_arena *a, char *const *v, size_t n)
-{
-    char **out = crisp_arena_array(a, char *, n ? n : 1);
-    for (size_t i = 0; i < n; i++)
-        out[i] = crisp_arena_strdup(a, v[i]);
-    return out;
-}
-
 static Runtime__V1__Image *image_message(struct crisp_arena *a, const struct crisp_image *img)
 {
     Runtime__V1__Image *out = crisp_msg_new(a, Runtime__V1__Image, RUNTIME__V1__IMAGE__INIT);
     out->id = crisp_arena_strdup(a, img->id);
     out->n_repo_tags = img->n_repo_tags;
-    out->repo_tags = arena_strings(a, img->repo_tags, img->n_repo_tags);
+    out->repo_tags = crisp_msg_copy_strings(a, img->repo_tags, img->n_repo_tags);
     out->n_repo_digests = img->n_repo_digests;
-    out->repo_digests = arena_strings(a, img->repo_digests, img->n_repo_digests);
+    out->repo_digests = crisp_msg_copy_strings(a, img->repo_digests, img->n_repo_digests);
     out->size = img->size;
     out->spec = crisp_msg_new(a, Runtime__V1__ImageSpec, RUNTIME__V1__IMAGE_SPEC__INIT);
     out->spec->image = out->id;

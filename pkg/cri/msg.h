@@ -15,3 +15,20 @@
 /* Request and response views of the generic handler arguments. */
 #define crisp_req(type, generic) ((const type *)(generic))
 #define crisp_resp(generic_out)  ((ProtobufCMessage **)(generic_out))
+
+/* Every protobuf-c map<string,string> entry has this layout; only the
+ * descriptor differs. */
+struct crisp_map_entry {
+    ProtobufCMessage base;
+    char *key;
+    char *value;
+};
+
+/* Copies a string map (entries of any map type) into the arena as entries of
+ * desc; returns the new array of entry pointers. */
+void *crisp_msg_copy_map(struct crisp_arena *a, const ProtobufCMessageDescriptor *desc,
+                         void *const *src, size_t n);
+/* The value for key in a string map, or NULL. */
+const char *crisp_map_get(void *const *entries, size_t n, const char *key);
+/* An arena copy of a string array. */
+char **crisp_msg_copy_strings(struct crisp_arena *a, char *const *src, size_t n);

@@ -23,6 +23,8 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_runtime_config_load(rt, err);
     if (r == 0)
         r = crisp_image_store_init(&rt->images, cfg->root, err);
+    if (r == 0)
+        r = crisp_pod_store_init(&rt->pods, cfg->state, err);
     crisp_registry_global_init();
     return r;
 }
@@ -32,6 +34,8 @@ void crisp_runtime_free(struct crisp_runtime *rt)
     free(rt->pod_cidr);
     if (rt->images.index_path)
         crisp_image_store_free(&rt->images);
+    if (rt->pods.dir)
+        crisp_pod_store_free(&rt->pods);
     pthread_mutex_destroy(&rt->lock);
     memset(rt, 0, sizeof(*rt));
 }

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "image/store.h"
+#include "pod/pod.h"
 #include "server/server.h"
 
 struct crisp_runtime {
@@ -15,6 +16,7 @@ struct crisp_runtime {
     pthread_mutex_t lock; /* guards the fields below */
     char *pod_cidr;       /* from UpdateRuntimeConfig; "" until the kubelet sends one */
     struct crisp_image_store images;
+    struct crisp_pod_store pods;
 };
 
 /* Creates the root and state directories and reloads persisted runtime state. */

@@ -136,6 +136,14 @@ class Crispd:
             self._stderr.close()
 
 
+def unmount_under(path):
+    """Lazily unmounts everything mounted below path, deepest first."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for p in sorted((p for p in points if p.startswith(str(path) + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], check=False)
+
+
 def sanitizer_report(log):
     """Lines that show an ASan/UBSan/LSan finding in crispd's stderr."""
     markers = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
@@ -176,6 +184,7 @@ def crispd_factory(workdir):
     for d in started:
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
+    unmount_under(workdir)  # pinned pod namespaces outlive crispd by design
     for d in started:
         found = sanitizer_report(d.log())
         assert not found, f"sanitizer findings in crispd:\n{d.log()}"

@@ -1,0 +1,20 @@
+/* A pod's shared namespaces, pinned by bind-mounting /proc/<pid>/ns/<type>
+ * onto files under the pod's ns/ directory, so no process has to live for
+ * them. A short-lived child creates them, sets the hostname, brings lo up. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/err.h"
+
+struct crisp_pod_ns_request {
+    const char *dir; /* <pod dir>/ns: receives net, ipc, uts files */
+    bool net, ipc, uts;
+    const char *hostname; /* set in the new uts namespace */
+};
+
+int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err *err);
+/* Unmounts and removes the pinned files; missing ones are fine. */
+int crisp_pod_ns_remove(const char *dir, struct crisp_err *err);
+/* True when dir/<type> is a live pinned namespace. */
+bool crisp_pod_ns_pinned(const char *dir, const char *type);
