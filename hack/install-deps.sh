@@ -15,7 +15,7 @@ test_pkgs=(
   libcmocka-dev
   protobuf-compiler python3-protobuf python3-grpcio python3-pytest
   clang-format
-  docker-registry busybox-static zstd apache2-utils
+  docker-registry busybox-static zstd apache2-utils openssl iproute2
 )
 
 bench_pkgs=(
