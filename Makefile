@@ -56,8 +56,10 @@ test: test-deps ## install deps, build, run every test, then again under ASan+UB
 	$(MAKE) check
 	$(MAKE) BUILD=build-asan SANITIZE=1 check
 
-check: all $(UNIT_BINS) ## run unit and integration tests on the current build
-	$(MAKE) test-unit test-integration
+check: ## build in parallel, then run unit and integration tests one after the other
+	$(MAKE) -j$$(nproc) all $(UNIT_BINS)
+	$(MAKE) test-unit
+	$(MAKE) test-integration
 
 test-unit: $(UNIT_BINS) ## run the cmocka unit tests
 	@failed=""; for t in $(UNIT_BINS); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \

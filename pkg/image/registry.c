@@ -103,7 +103,8 @@ static void add_endpoint(struct crisp_registry *reg, char *base, bool insecure, 
 static void build_endpoints(struct crisp_registry *reg, const struct crisp_config *cfg)
 {
     const struct crisp_registry_config *rc = crisp_config_registry(cfg, reg->host);
-    bool insecure = (rc && rc->insecure) || is_loopback_host(reg->host);
+    /* A configured entry decides; otherwise loopback registries are insecure. */
+    bool insecure = rc ? rc->insecure : is_loopback_host(reg->host);
     for (size_t i = 0; rc && i < rc->n_mirrors; i++)
         add_endpoint(reg, crisp_xstrdup(rc->mirrors[i]), rc->insecure, true, false);
     if (rc && !rc->upstream)
