@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -19,7 +20,7 @@ import pytest
 from . import images, tokenserver
 from .client import RegistryClient, basic_header, parse_challenge, request
 from .layers import sha256
-from .registry import Registry
+from .registry import Registry, TLSRegistryClient, tls_request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST_TYPES = {images.OCI_MANIFEST, images.DOCKER_MANIFEST}
@@ -462,6 +463,35 @@ def test_failed_start_cleans_up(workdir):
     with pytest.raises(RuntimeError, match="exited"):
         reg.start()
     assert reg.proc is None and reg.dir is None and os.listdir(d) == []
+
+
+@pytest.mark.parametrize("auth", list(AUTHS))
+def test_tls(workdir, auth):
+    """https with a private CA: verified push and pull, the certificate
+    names 127.0.0.1 and localhost, plain HTTP and unverified TLS fail, and
+    everything (keys too) goes with stop()."""
+    with Registry(workdir, AUTHS[auth], tls=True) as reg:
+        assert reg.url == "https://" + reg.host
+        d, ca = reg.dir, reg.ca_path
+        assert ca.startswith(d + os.sep) and open(ca).read().startswith(
+            "-----BEGIN CERTIFICATE-----")
+        cl = reg.client()
+        assert isinstance(cl, TLSRegistryClient)
+        info = images.push_image(cl, reg.host, "busybox", images.make_image(
+            [images.busybox_layer()]))
+        r = reg.client().get_manifest(info.path, "latest", images.OCI_MANIFEST)
+        assert r.header("Docker-Content-Digest") == info.manifest_digest
+        blob = cl.get_blob(info.path, info.layer_digests[0]).body
+        assert sha256(blob) == info.layer_digests[0]
+        ctx = ssl.create_default_context(cafile=ca)
+        for host in ("127.0.0.1", "localhost"):
+            url = "https://%s:%d/v2/" % (host, reg.port)
+            assert tls_request("GET", url, context=ctx).status in (200, 401)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            tls_request("GET", reg.url + "/v2/", timeout=5)  # system CAs
+        plain = request("GET", "http://%s/v2/" % reg.host, timeout=5)
+        assert plain.status == 400  # Go: "HTTP request to an HTTPS server"
+    assert not os.path.exists(d) and reg.ca_path is None
 
 
 def test_big_cached(workdir):

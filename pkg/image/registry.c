@@ -105,6 +105,7 @@ static void build_endpoints(struct crisp_registry *reg, const struct crisp_confi
     const struct crisp_registry_config *rc = crisp_config_registry(cfg, reg->host);
     /* A configured entry decides; otherwise loopback registries are insecure. */
     bool insecure = rc ? rc->insecure : is_loopback_host(reg->host);
+    reg->ca_file = rc ? rc->ca_file : NULL;
     for (size_t i = 0; rc && i < rc->n_mirrors; i++)
         add_endpoint(reg, crisp_xstrdup(rc->mirrors[i]), rc->insecure, true, false);
     if (rc && !rc->upstream)
@@ -113,7 +114,6 @@ static void build_endpoints(struct crisp_registry *reg, const struct crisp_confi
     bool plain = insecure && known_plain_http(upstream);
     add_endpoint(reg, crisp_xasprintf("%s://%s", plain ? "http" : "https", upstream), insecure,
                  false, insecure && !plain);
-    reg->ca_file = rc ? rc->ca_file : NULL;
 }
 
 static char *dup_or_null(const char *s)
@@ -320,6 +320,13 @@ static enum outcome judge(struct crisp_registry *reg, const struct crisp_registr
                                what, ep->base, LOW_SPEED_BYTES, reg->progress_timeout_seconds);
         return FAILED;
     }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        *result = crisp_errorf(err, GRPC_STATUS_UNAVAILABLE, EPROTO,
+                               "pulling %s: the TLS certificate of %s is not trusted (%s); give "
+                               "its CA as registries.\"%s\".ca_file, or mark it insecure",
+                               what, ep->base, curl_easy_strerror(rc), reg->host);
+        return NEXT_ENDPOINT;
+    }
     if (rc != CURLE_OK) {
         *result = crisp_errorf(err, GRPC_STATUS_UNAVAILABLE, EHOSTUNREACH,
                                "pulling %s: registry %s unreachable: %s", what, ep->base,
@@ -410,7 +417,8 @@ int crisp_registry_get(struct crisp_registry *reg, const char *kind, const char 
         }
         if (o == FAILED)
             return result;
-        log_warn("registry", "%s; trying the next endpoint", err->msg);
+        if (i + 1 < reg->n_endpoints)
+            log_warn("registry", "%s; trying the next endpoint", err->msg);
     }
     return result;
 }
