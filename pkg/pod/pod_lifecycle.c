@@ -11,6 +11,7 @@
 #include "pod/pod_files.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_shm.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -132,6 +133,8 @@ static int create(struct crisp_pod *pod, struct crisp_err *err)
                                        .hostname = pod->hostname};
     if (r == 0 && (req.net || req.ipc))
         r = crisp_pod_ns_create(&req, err);
+    if (r == 0 && !host_ipc)
+        r = crisp_pod_shm_create(pod->dir, err);
     if (r == 0)
         r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, err);
     if (r == 0) {
@@ -148,6 +151,8 @@ static void destroy_files(struct crisp_pod *pod)
     struct crisp_err err;
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
     if (crisp_pod_ns_remove(ns_dir, &err) < 0)
+        log_warn("pod", "%s: %s", pod->id, err.msg);
+    if (crisp_pod_shm_remove(pod->dir, &err) < 0)
         log_warn("pod", "%s: %s", pod->id, err.msg);
     crisp_remove_tree(pod->dir);
 }

@@ -8,6 +8,7 @@
 #include "pod/pod.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_shm.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -41,6 +42,7 @@ static bool reconcile(struct crisp_pod *pod)
     if (pod->state == CRISP_POD_CREATING) {
         log_warn("pod", "%s: creation was interrupted; removing it", pod->id);
         crisp_pod_ns_remove(ns, &err);
+        crisp_pod_shm_remove(pod->dir, &err);
         crisp_remove_tree(pod->dir);
         return false;
     }

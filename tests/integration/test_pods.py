@@ -68,6 +68,8 @@ def test_pod_has_its_own_network_uts_and_ipc_namespaces(client, crispd):
     assert host == "my-pod-host"
     assert os.stat(pod_dir / "ns" / "net").st_ino != os.stat("/proc/self/ns/net").st_ino
     assert (pod_dir / "hostname").read_text() == "my-pod-host\n"
+    shm = [line.split() for line in open("/proc/self/mounts") if f"{pod_dir}/shm" in line]
+    assert shm and shm[0][2] == "tmpfs" and "size=65536k" in shm[0][3]
     assert "127.0.1.1\tmy-pod-host" in (pod_dir / "hosts").read_text()
     client.call("RemovePodSandbox", pod_sandbox_id=pid)
     assert mounts_under(crispd.state) == []
