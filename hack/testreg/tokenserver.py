@@ -69,6 +69,9 @@ def parse_scope(scope):
     return typ, name, [a for a in actions.split(",") if a]
 
 
+REFRESH_TOKEN = "crisp-test-refresh-token"  # the identity token the server accepts
+
+
 class TokenServer:
     """Token server thread on 127.0.0.1:<free port>. Grants a valid user every
     action asked for. `requests` records (method, user, scopes, status)."""
@@ -184,8 +187,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         form = urllib.parse.parse_qs(self.rfile.read(n).decode())
         get = lambda k: form.get(k, [""])[0]
+        scopes = [s for s in get("scope").split(" ") if s]
+        if get("grant_type") == "refresh_token":  # an identity token, as docker login stores
+            if get("refresh_token") != REFRESH_TOKEN:
+                return self._reply(401, {"error": "invalid_grant"})
+            return self._reply(200, {"access_token": self.server_obj.issue("refresh", scopes),
+                                     "expires_in": 300})
         if get("grant_type") != "password":
             return self._reply(400, {"error": "unsupported_grant_type"})
-        scopes = [s for s in get("scope").split(" ") if s]
         self._grant(get("username"), get("password"), get("service"), scopes)
 

@@ -386,3 +386,26 @@ def test_kill_9_during_a_pull_leaves_no_partial_image(crispd_factory):
     assert os.listdir(d.root / "tmp") == []
     assert blobs(d) == [] and layer_dirs(d) == []
     c.close()
+
+
+def test_token_registry_with_an_identity_token(auth_registry, client):
+    """An OAuth2 refresh token (docker login's identity token) gets an access token."""
+    if auth_registry.kind != "token":
+        pytest.skip("identity tokens belong to token auth")
+    from testreg.tokenserver import REFRESH_TOKEN
+    info = auth_registry.images["busybox"]
+    auth = api_pb2.AuthConfig(identity_token=REFRESH_TOKEN)
+    assert pull(client, info.ref, auth=auth) == info.config_digest
+    with pytest.raises(grpc.RpcError) as e:
+        pull(client, info.ref, auth=api_pb2.AuthConfig(identity_token="wrong"))
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_token_registry_with_a_registry_token(auth_registry, client):
+    """A bearer token handed over as it is."""
+    if auth_registry.kind != "token":
+        pytest.skip("registry tokens belong to token auth")
+    info = auth_registry.images["busybox"]
+    token = auth_registry.token_server.issue("crisp", [f"repository:{info.path}:pull"])
+    assert pull(client, info.ref, auth=api_pb2.AuthConfig(registry_token=token)) == \
+        info.config_digest

@@ -1,0 +1,189 @@
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/process.h"
+#include "runtime/sync.h"
+
+int crisp_rt_reap(pid_t pid)
+{
+    int status;
+    for (;;) {
+        if (waitpid(pid, &status, __WALL) >= 0)
+            return status;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+void crisp_rt_kill_reap(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    crisp_rt_reap(pid);
+}
+
+const char *crisp_rt_status_str(int status, char *buf, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, size, "wait status 0x%x", (unsigned)status);
+    return buf;
+}
+
+/* The child: never returns. */
+static void child_main(const struct crisp_rt_spawn *s, int sync_fd)
+{
+    struct crisp_err err = {0};
+    int r = s->run(sync_fd, s->arg, &err);
+    crisp_rt_sync_send_error(sync_fd, r < 0 ? -r : EIO, &err);
+    _exit(1);
+}
+
+static void helper_fail(int sync_fd, int r, struct crisp_err *err)
+{
+    crisp_rt_sync_send_error(sync_fd, -r, err);
+    _exit(1);
+}
+
+/* The helper: never returns. */
+static void helper_main(const struct crisp_rt_spawn *s, int sync_fd)
+{
+    struct crisp_err err = {0};
+    /* Not dumpable: processes already in a joined pid ns cannot open /proc/<pid>/exe (the
+     * runtime binary: CVE-2019-5736) or our memory. The clone inherits it; execve resets it. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        helper_fail(sync_fd, crisp_syserrf(&err, errno, "prctl(PR_SET_DUMPABLE)"), &err);
+    const int keep[] = {sync_fd, s->keep_fds[0], s->keep_fds[1], s->keep_fds[2]};
+    int r = crisp_rt_close_fds_except(keep, 4, &err);
+    if (r < 0)
+        helper_fail(sync_fd, r, &err);
+    unsigned long flags = 0;
+    r = s->enter(s->arg, &flags, &err);
+    if (r < 0)
+        helper_fail(sync_fd, r, &err);
+    long pid = syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0)
+        helper_fail(sync_fd, crisp_syserrf(&err, errno, "clone"), &err);
+    if (pid == 0)
+        child_main(s, sync_fd);
+    if (crisp_rt_sync_send(sync_fd, CRISP_RT_MSG_PID, (int32_t)pid, -1) < 0) {
+        kill((pid_t)pid, SIGKILL); /* nobody can reap it now: the caller is gone */
+        _exit(1);
+    }
+    _exit(0);
+}
+
+struct collect {
+    pid_t pid;
+    int pty;
+    bool ready;
+    int failed; /* the -errno of the first ERROR, 0 when none */
+};
+
+/* Reads the channel until READY (when asked) and the pid are in, or EOF. */
+static int collect(const struct crisp_rt_spawn *s, int fd, struct collect *c, struct crisp_err *err)
+{
+    for (;;) {
+        struct crisp_rt_msg msg;
+        int passfd = -1;
+        int r = crisp_rt_sync_recv(fd, &msg, &passfd);
+        if (r < 0)
+            return crisp_syserrf(err, -r, "read from container setup");
+        if (r == 0)
+            return 0;
+        if (msg.type == CRISP_RT_MSG_PTY && c->pty < 0) {
+            c->pty = passfd;
+            passfd = -1;
+        }
+        if (passfd >= 0)
+            close(passfd);
+        if (msg.type == CRISP_RT_MSG_PID)
+            c->pid = msg.value;
+        else if (msg.type == CRISP_RT_MSG_READY)
+            c->ready = true;
+        else if (msg.type == CRISP_RT_MSG_ERROR && !c->failed)
+            c->failed = crisp_rt_msg_to_err(&msg, err);
+        if (s->until_ready && c->ready && c->pid > 0 && !c->failed)
+            return 0;
+    }
+}
+
+/* Turns what was collected and the helper's status into a result. */
+static int outcome(const struct crisp_rt_spawn *s, struct collect *c, int helper_status,
+                   struct crisp_err *err)
+{
+    char how[64];
+    if (c->failed)
+        return c->failed;
+    if (helper_status < 0)
+        return crisp_syserrf(err, -helper_status, "wait for the container setup helper");
+    if (!WIFEXITED(helper_status) || WEXITSTATUS(helper_status) != 0)
+        return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "container setup helper %s",
+                            crisp_rt_status_str(helper_status, how, sizeof(how)));
+    if (c->pid <= 0)
+        return crisp_errorf(err, GRPC_STATUS_INTERNAL, EPROTO,
+                            "container setup helper sent no pid");
+    if (s->until_ready && !c->ready) {
+        int status = crisp_rt_reap(c->pid);
+        c->pid = -1;
+        return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "container process %s during setup",
+                            status < 0 ? "vanished"
+                                       : crisp_rt_status_str(status, how, sizeof(how)));
+    }
+    return 0;
+}
+
+int crisp_rt_spawn(const struct crisp_rt_spawn *s, struct crisp_rt_child *out,
+                   struct crisp_err *err)
+{
+    int fds[2];
+    int r = crisp_rt_sync_pair(fds, err);
+    if (r < 0)
+        return r;
+    pid_t helper = fork();
+    if (helper < 0) {
+        r = crisp_syserrf(err, errno, "fork");
+        close(fds[0]);
+        close(fds[1]);
+        return r;
+    }
+    if (helper == 0) {
+        close(fds[0]);
+        helper_main(s, fds[1]);
+    }
+    close(fds[1]);
+    struct collect c = {.pid = -1, .pty = -1};
+    r = collect(s, fds[0], &c, err);
+    int helper_status = crisp_rt_reap(helper);
+    if (r == 0)
+        r = outcome(s, &c, helper_status, err);
+    if (r < 0) {
+        if (c.pty >= 0)
+            close(c.pty);
+        crisp_rt_kill_reap(c.pid);
+        close(fds[0]);
+        return r;
+    }
+    out->pid = c.pid;
+    out->pty_master = c.pty;
+    out->sync_fd = fds[0];
+    if (!s->until_ready) {
+        close(fds[0]);
+        out->sync_fd = -1;
+    }
+    return 0;
+}
