@@ -47,6 +47,7 @@ static const struct key_spec schema[] = {
     {"pull_progress_timeout_seconds", KEY_INT, FIELD(pull_progress_timeout_seconds), 1, 86400,
      NULL},
     {"allow_device_nodes", KEY_BOOL, FIELD(allow_device_nodes), 0, 0, NULL},
+    {"oom_score_adj_clamp", KEY_BOOL, FIELD(oom_score_adj_clamp), 0, 0, NULL},
     {"registries", KEY_REGISTRIES, FIELD(registries), 0, 0, NULL},
 };
 

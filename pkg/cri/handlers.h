@@ -28,3 +28,12 @@ CRI_UNARY(cri_pod_sandbox_status);
 CRI_UNARY(cri_list_pod_sandbox);
 int cri_stream_pod_sandboxes(struct crisp_call *call, const ProtobufCMessage *req,
                              struct crisp_err *err);
+/* container_service.c */
+CRI_UNARY(cri_create_container);
+CRI_UNARY(cri_start_container);
+CRI_UNARY(cri_stop_container);
+CRI_UNARY(cri_remove_container);
+CRI_UNARY(cri_container_status);
+CRI_UNARY(cri_list_containers);
+int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
+                          struct crisp_err *err);

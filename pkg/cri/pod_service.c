@@ -47,6 +47,8 @@ CRI_UNARY(cri_stop_pod_sandbox)
     struct crisp_runtime *rt = crisp_call_app(call);
     int r = require_id("StopPodSandbox", in->pod_sandbox_id, err);
     if (r == 0)
+        r = cri_pod_containers_down(rt, in->pod_sandbox_id, false, err);
+    if (r == 0)
         r = crisp_pod_stop(&rt->pods, in->pod_sandbox_id, err);
     if (r < 0)
         return r;
@@ -62,6 +64,8 @@ CRI_UNARY(cri_remove_pod_sandbox)
         crisp_req(Runtime__V1__RemovePodSandboxRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
     int r = require_id("RemovePodSandbox", in->pod_sandbox_id, err);
+    if (r == 0)
+        r = cri_pod_containers_down(rt, in->pod_sandbox_id, true, err);
     if (r == 0)
         r = crisp_pod_remove(&rt->pods, in->pod_sandbox_id, err);
     if (r < 0)

@@ -1,6 +1,9 @@
 #include "cri/runtime.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +12,32 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+
+/* crisp-monitor lives next to crispd. */
+static char *monitor_path(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return crisp_xstrdup("/usr/local/bin/crisp-monitor");
+    exe[n] = '\0';
+    return crisp_xasprintf("%s/crisp-monitor", dirname(exe));
+}
+
+static void setup_containers(struct crisp_runtime *rt)
+{
+    struct crisp_err err;
+    rt->have_cgroups = crisp_cgroup_root_detect(&rt->cgroup_root, &err) == 0;
+    if (!rt->have_cgroups)
+        log_warn("cri", "no usable cgroups, containers run without limits: %s", err.msg);
+    rt->monitor_path = monitor_path();
+    rt->ctr_env = (struct crisp_ctr_env){.cfg = rt->cfg,
+                                         .images = &rt->images,
+                                         .pods = &rt->pods,
+                                         .ctrs = &rt->ctrs,
+                                         .cgroups = rt->have_cgroups ? &rt->cgroup_root : NULL,
+                                         .monitor_path = rt->monitor_path};
+}
 
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
                        struct crisp_err *err)
@@ -25,6 +54,10 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_image_store_init(&rt->images, cfg->root, err);
     if (r == 0)
         r = crisp_pod_store_init(&rt->pods, cfg->state, err);
+    if (r == 0)
+        r = crisp_ctr_store_init(&rt->ctrs, cfg->state, cfg->root, err);
+    if (r == 0)
+        setup_containers(rt);
     crisp_registry_global_init();
     return r;
 }
@@ -36,6 +69,11 @@ void crisp_runtime_free(struct crisp_runtime *rt)
         crisp_image_store_free(&rt->images);
     if (rt->pods.dir)
         crisp_pod_store_free(&rt->pods);
+    if (rt->ctrs.dir)
+        crisp_ctr_store_free(&rt->ctrs);
+    if (rt->have_cgroups)
+        crisp_cgroup_root_release(&rt->cgroup_root);
+    free(rt->monitor_path);
     pthread_mutex_destroy(&rt->lock);
     memset(rt, 0, sizeof(*rt));
 }

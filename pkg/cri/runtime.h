@@ -8,7 +8,10 @@
 
 #include "config/config.h"
 #include "image/store.h"
+#include "container/container.h"
+#include "container/lifecycle.h"
 #include "pod/pod.h"
+#include "runtime/cgroup.h"
 #include "server/server.h"
 
 struct crisp_runtime {
@@ -17,7 +20,16 @@ struct crisp_runtime {
     char *pod_cidr;       /* from UpdateRuntimeConfig; "" until the kubelet sends one */
     struct crisp_image_store images;
     struct crisp_pod_store pods;
+    struct crisp_ctr_store ctrs;
+    struct crisp_cgroup_root cgroup_root;
+    bool have_cgroups;
+    char *monitor_path; /* crisp-monitor, next to crispd */
+    struct crisp_ctr_env ctr_env;
 };
+
+/* Stops (or removes) every container of a pod; container_service.c. */
+int cri_pod_containers_down(struct crisp_runtime *rt, const char *pod_id, bool remove,
+                            struct crisp_err *err);
 
 /* Creates the root and state directories and reloads persisted runtime state. */
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,

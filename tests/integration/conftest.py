@@ -150,6 +150,24 @@ def sanitizer_report(log):
     return [line for line in log.splitlines() if any(m in line for m in markers)]
 
 
+TEST_CGROUP_PARENT = f"crisp-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_cgroups():
+    """The tests' pods use cgroup_parent crisp-test-<pid>; crispd creates it
+    like a kubelet would, so the suite removes it, deepest first."""
+    yield
+    import glob
+    for top in glob.glob(f"/sys/fs/cgroup/*/{TEST_CGROUP_PARENT}") + \
+            glob.glob(f"/sys/fs/cgroup/{TEST_CGROUP_PARENT}"):
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 @pytest.fixture(scope="session")
 def registry():
     """A real local registry (Debian's docker-registry) with every test image."""

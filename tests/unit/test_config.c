@@ -118,7 +118,8 @@ static void test_defaults_to_json_has_every_key(void **state)
 {
     struct fixture *f = *state;
     json_t *j = crisp_config_to_json(&f->cfg);
-    assert_int_equal(json_object_size(j), 12);
+    assert_int_equal(json_object_size(j), 13);
+    assert_true(json_is_false(json_object_get(j, "oom_score_adj_clamp")));
     assert_int_equal(json_integer_value(json_object_get(j, "max_concurrent_downloads")), 3);
     assert_int_equal(json_integer_value(json_object_get(j, "pull_progress_timeout_seconds")), 60);
     assert_true(json_is_false(json_object_get(j, "allow_device_nodes")));

@@ -1,0 +1,95 @@
+/* crisp-monitor: the per-container process (see pkg/monitor/monitor.h). Started by crispd as
+ * `crisp-monitor --dir <container dir>` with fd 3 = the pipe it reports the setup outcome on.
+ * Exit status: 0 after the container ended (exit.json written), 1 when the setup failed
+ * (reported on fd 3), 2 for bad usage. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor/monitor.h"
+#include "util/log.h"
+
+#ifndef CRISP_VERSION
+#define CRISP_VERSION "unknown"
+#endif
+
+#define REPORT_FD  3
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "Usage: crisp-monitor --dir DIR [--log-level LEVEL]\n"
+    "\n"
+    "Runs and watches one container for crispd: DIR holds spec.json; the monitor writes\n"
+    "pid, monitor.pid, monitor.sock and, when the container has exited, exit.json there.\n"
+    "fd 3, when open, receives one line: \"ok <pid>\" or \"error <code> <message>\".\n";
+
+/* fds 0-2 open (on /dev/null when they were not), every fd above REPORT_FD closed. */
+static void sanitize_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
+    if (close_range(REPORT_FD + 1, ~0U, 0) < 0) {
+        for (int fd = REPORT_FD + 1; fd < 1024; fd++)
+            close(fd);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    sanitize_fds();
+    int report_fd = fcntl(REPORT_FD, F_GETFD) >= 0 ? REPORT_FD : -1;
+    static const struct option options[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = NULL;
+    enum crisp_log_level level;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'l':
+            if (crisp_log_level_parse(optarg, &level) < 0) {
+                fprintf(stderr, "crisp-monitor: bad log level \"%s\"\n", optarg);
+                return EXIT_USAGE;
+            }
+            crisp_log_set_level(level);
+            break;
+        case 'V':
+            printf("crisp-monitor %s\n", CRISP_VERSION);
+            return 0;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || dir[0] != '/' || optind != argc) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    umask(022);
+    if (chdir("/") < 0) {
+        /* "/" always exists; nothing to do if it does not */
+    }
+    return crisp_monitor_main(dir, report_fd);
+}

@@ -1,0 +1,100 @@
+/* The monitor spec: what crispd hands to crisp-monitor in <container dir>/spec.json. It holds
+ * everything needed to build a crisp_container_spec (runtime/container.h), plus what only the
+ * monitor needs: the CRI log path, where to read the OOM-kill counter, the container id.
+ *
+ * JSON (written by crisp_monitor_spec_write, field names as in the struct; a NULL string or an
+ * unset value is left out; unknown keys are ignored on read):
+ *
+ *   {"version": 1, "container_id": "...",
+ *    "lowerdirs": ["/bottom", ...], "upperdir": "...", "workdir": "...", "rootfs": "...",
+ *    "readonly_rootfs": false,
+ *    "netns": "...", "ipcns": ..., "utsns": ..., "pidns": ..., "host_net": false, "host_ipc": ...,
+ *    "host_uts": ..., "host_pid": ..., "hostname": "...",
+ *    "cgroup_procs_files": ["..."],
+ *    "mounts": [{"source": "...", "destination": "...", "readonly": false,
+ *                "propagation": "private" | "rslave" | "rshared"}],
+ *    "process": {"argv": [...], "env": ["K=V", ...], "cwd": "/", "uid": 0, "gid": 0,
+ *                "groups": [...], "rlimits": [{"type": "RLIMIT_NOFILE", "soft": N, "hard": N}],
+ *                "oom_score_adj": N (absent: not set), "tty": false, "stdin": false,
+ *                "stdin_once": false},
+ *    "log_path": "...", "oom_file": "...", "oom_key": "..."}
+ *
+ * An rlimit value of -1 means RLIM_INFINITY. On read, an empty string is the same as an absent
+ * one (NULL): "" log_path = no log, "" netns = a new namespace. The file is written 0600 (the
+ * environment may hold secrets).
+ *
+ * Ownership: a crisp_monitor_spec owns every string and array it points to (the const in
+ * crisp_bind_mount is the launcher's view; the spec still frees them); crisp_monitor_spec_free
+ * releases them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "runtime/container.h"
+#include "util/err.h"
+
+#define CRISP_MONITOR_SPEC_VERSION 1
+#define CRISP_MONITOR_SPEC_MAX     (16u << 20) /* bytes: larger spec files are refused */
+
+struct crisp_monitor_spec {
+    char *container_id; /* for log lines */
+
+    /* Root file system (crisp_container_spec): lowerdirs bottom layer first; none = rootfs is
+     * used as it is (then upperdir/workdir NULL). rootfs is required. */
+    char **lowerdirs;
+    size_t n_lowerdirs;
+    char *upperdir, *workdir, *rootfs;
+    bool readonly_rootfs;
+
+    /* nsfs paths to join; NULL = a new namespace; host_* = the caller's (path NULL). */
+    char *netns, *ipcns, *utsns, *pidns;
+    bool host_net, host_ipc, host_uts, host_pid;
+    char *hostname; /* NULL = not set */
+
+    char **cgroup_procs_files;
+    size_t n_cgroup_procs_files;
+
+    /* source and destination are owned by the spec (malloc'd). */
+    struct crisp_bind_mount *mounts;
+    size_t n_mounts;
+
+    /* The process. argv and env are NULL-terminated; argv has at least one entry. */
+    char **argv;
+    char **env; /* NULL = empty environment */
+    char *cwd;  /* NULL = "/" */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    size_t n_groups;
+    struct crisp_rlimit *rlimits;
+    size_t n_rlimits;
+    bool set_oom_score_adj;
+    int oom_score_adj;
+    bool tty;        /* a pty: stdout and stderr are one stream, logged as "stdout" */
+    bool stdin;      /* keep a stdin pipe (or the pty) open for attach; else /dev/null */
+    bool stdin_once; /* close stdin after the first attach ends (for attach; kept as given) */
+
+    char *log_path; /* absolute; NULL = no CRI log (the output is drained and dropped) */
+    /* OOM-kill counter: the line "<oom_key> <N>" of oom_file, e.g. ".../memory.events" +
+     * "oom_kill" (v2) or ".../memory.oom_control" + "oom_kill" (v1). NULL = not tracked. */
+    char *oom_file, *oom_key;
+};
+
+/* Writes s as JSON to path atomically (crisp_write_file_atomic, mode 0600). */
+int crisp_monitor_spec_write(const char *path, const struct crisp_monitor_spec *s,
+                             struct crisp_err *err);
+
+/* Reads and checks path (INVALID_ARGUMENT naming the field when it is malformed). *s is
+ * overwritten; on success the caller frees it with crisp_monitor_spec_free; on failure nothing
+ * is left to free. */
+int crisp_monitor_spec_read(const char *path, struct crisp_monitor_spec *s, struct crisp_err *err);
+
+/* Frees what s owns and zeroes it; NULL-safe, idempotent. */
+void crisp_monitor_spec_free(struct crisp_monitor_spec *s);
+
+/* Fills *out from s: every pointer points into s (no copies: s must outlive out). The stdio
+ * fds are set to -1 for the caller to fill. Returns 0, or -EINVAL when s has no argv. */
+int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
+                                         struct crisp_container_spec *out);

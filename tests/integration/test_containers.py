@@ -1,0 +1,274 @@
+"""Containers: create, start, logs, exit codes, stop, remove, status and list,
+limits, isolation, restarts. A real crispd, a real registry, real processes."""
+import json
+import os
+import re
+import signal
+import time
+
+import grpc
+import pytest
+
+from conftest import TEST_CGROUP_PARENT, api_pb2
+
+LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (F|P) (.*)$")
+
+
+def pod_config(tmp, name="p", uid="u1"):
+    return api_pb2.PodSandboxConfig(
+        metadata=api_pb2.PodSandboxMetadata(name=name, namespace="default", uid=uid),
+        hostname=name, log_directory=str(tmp),
+        linux=api_pb2.LinuxPodSandboxConfig(cgroup_parent=TEST_CGROUP_PARENT))
+
+
+def ctr_config(image, name="c", command=None, args=None, **kw):
+    return api_pb2.ContainerConfig(
+        metadata=api_pb2.ContainerMetadata(name=name), image=api_pb2.ImageSpec(image=image),
+        command=command or [], args=args or [], log_path=f"{name}.log", **kw)
+
+
+@pytest.fixture
+def pod(registry, client, crispd):
+    client.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["busybox"].ref),
+                timeout=60)
+    cfg = pod_config(crispd.dir)
+    pid = client.call("RunPodSandbox", config=cfg).pod_sandbox_id
+    yield pid, cfg
+    client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
+
+
+def create(client, pod, config):
+    pid, cfg = pod
+    return client.call("CreateContainer", pod_sandbox_id=pid, config=config,
+                       sandbox_config=cfg, timeout=30).container_id
+
+
+def status(client, cid):
+    return client.call("ContainerStatus", container_id=cid).status
+
+
+def wait_state(client, cid, state, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = status(client, cid)
+        if st.state == state:
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"{cid} never reached state {state}: {status(client, cid)}")
+
+
+def log_lines(path):
+    with open(path, "rb") as f:
+        return [LOG_LINE.match(line.rstrip(b"\n")).groups() for line in f]
+
+
+def test_run_to_completion_with_logs_and_exit_code(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    cid = create(client, pod, ctr_config(
+        image, command=["sh", "-c", "echo hello; echo oops >&2; printf tail; exit 3"]))
+    assert status(client, cid).state == api_pb2.CONTAINER_CREATED
+    client.call("StartContainer", container_id=cid, timeout=30)
+    st = wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+    assert st.exit_code == 3 and st.reason == "Error"
+    assert st.started_at > 0 and st.finished_at >= st.started_at
+    lines = log_lines(crispd.dir / "c.log")
+    assert (b"stdout", b"F", b"hello") in lines
+    assert (b"stderr", b"F", b"oops") in lines
+    assert (b"stdout", b"F", b"tail") in lines
+    assert st.log_path == str(crispd.dir / "c.log")
+
+
+def test_completed_reason_and_image_defaults(registry, client, crispd, pod):
+    info = registry.images["stopsignal"]  # Entrypoint sh -c, Cmd "echo hi", WorkingDir /work
+    client.call("PullImage", image=api_pb2.ImageSpec(image=info.ref), timeout=60)
+    cid = create(client, pod, ctr_config(info.ref, name="d"))
+    client.call("StartContainer", container_id=cid)
+    st = wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+    assert st.exit_code == 0 and st.reason == "Completed"
+    assert (b"stdout", b"F", b"hi") in log_lines(crispd.dir / "d.log")
+
+
+def test_args_replace_cmd_and_env_and_workdir(registry, client, crispd, pod):
+    info = registry.images["stopsignal"]
+    client.call("PullImage", image=api_pb2.ImageSpec(image=info.ref), timeout=60)
+    cid = create(client, pod, ctr_config(
+        info.ref, name="e", args=["echo $FOO $EXTRA $(pwd) $HOSTNAME"],
+        envs=[api_pb2.KeyValue(key="EXTRA", value=b"x"), api_pb2.KeyValue(key="FOO", value=b"baz")]))
+    client.call("StartContainer", container_id=cid)
+    wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+    assert (b"stdout", b"F", b"baz x /work p") in log_lines(crispd.dir / "e.log")
+
+
+def test_isolation_pid_namespace_and_hostname(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    cid = create(client, pod, ctr_config(image, name="i", command=[
+        "sh", "-c", "echo pid=$$; hostname; ls /proc | grep -c '^[0-9]'; cat /etc/resolv.conf >/dev/null && echo resolv"]))
+    client.call("StartContainer", container_id=cid)
+    wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+    out = [l[2] for l in log_lines(crispd.dir / "i.log")]
+    assert out[0] == b"pid=1" and out[1] == b"p"
+    assert int(out[2]) <= 3  # sh, ls, grep: no host processes
+    assert out[3] == b"resolv"
+
+
+def test_stop_running_container_with_timeout(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    cid = create(client, pod, ctr_config(image, name="s", command=["sleep", "1000"]))
+    client.call("StartContainer", container_id=cid)
+    assert status(client, cid).state == api_pb2.CONTAINER_RUNNING
+    start = time.monotonic()
+    client.call("StopContainer", container_id=cid, timeout=2)
+    assert time.monotonic() - start < 15
+    st = status(client, cid)
+    assert st.state == api_pb2.CONTAINER_EXITED and st.exit_code in (137, 143)
+    client.call("StopContainer", container_id=cid, timeout=2)  # idempotent
+    client.call("RemoveContainer", container_id=cid)
+    client.call("RemoveContainer", container_id=cid)  # idempotent
+    with pytest.raises(grpc.RpcError) as e:
+        status(client, cid)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_names_are_unique_per_pod_and_freed_on_remove(registry, client, pod):
+    image = registry.images["busybox"].ref
+    cid = create(client, pod, ctr_config(image, name="u", command=["true"]))
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, ctr_config(image, name="u", command=["true"]))
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    client.call("RemoveContainer", container_id=cid)
+    create(client, pod, ctr_config(image, name="u", command=["true"]))
+
+
+@pytest.mark.parametrize("change,code", [
+    (dict(image=api_pb2.ImageSpec(image="127.0.0.1:1/not/pulled:1")), grpc.StatusCode.NOT_FOUND),
+    (dict(metadata=api_pb2.ContainerMetadata(name="")), grpc.StatusCode.INVALID_ARGUMENT),
+    (dict(working_dir="relative"), grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_bad_create_requests(registry, client, crispd, pod, change, code):
+    cfg = ctr_config(registry.images["busybox"].ref, name="bad", command=["true"])
+    for k, v in change.items():
+        getattr(cfg, k).CopyFrom(v) if hasattr(v, "SerializeToString") else setattr(cfg, k, v)
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, cfg)
+    assert e.value.code() == code, e.value.details()
+    assert len(client.call("ListContainers").containers) == 0
+
+
+def test_missing_binary_fails_start_and_reports(registry, client, pod):
+    cid = create(client, pod, ctr_config(registry.images["busybox"].ref, name="m",
+                                         command=["/no/such/binary"]))
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("StartContainer", container_id=cid)
+    assert "/no/such/binary" in e.value.details()
+    st = status(client, cid)
+    assert st.state == api_pb2.CONTAINER_EXITED and st.reason == "StartError"
+
+
+def test_list_filters(registry, client, pod):
+    image = registry.images["busybox"].ref
+    a = create(client, pod, ctr_config(image, name="a", command=["sleep", "100"],
+                                       labels={"app": "x"}))
+    b = create(client, pod, ctr_config(image, name="b", command=["true"]))
+    client.call("StartContainer", container_id=a)
+
+    def ids(**kw):
+        return sorted(c.id for c in client.call(
+            "ListContainers", filter=api_pb2.ContainerFilter(**kw)).containers)
+    assert ids() == sorted([a, b])
+    assert ids(id=a[:10]) == [a]
+    assert ids(pod_sandbox_id=pod[0]) == sorted([a, b])
+    assert ids(state=api_pb2.ContainerStateValue(state=api_pb2.CONTAINER_RUNNING)) == [a]
+    assert ids(label_selector={"app": "x"}) == [a]
+    streamed = client.call("StreamContainers")
+    assert sorted(c.id for chunk in streamed for c in chunk.containers) == sorted([a, b])
+
+
+def test_memory_limit_oom_kill_is_reported(registry, client, crispd, pod):
+    res = api_pb2.LinuxContainerResources(memory_limit_in_bytes=32 << 20)
+    cid = create(client, pod, ctr_config(
+        registry.images["busybox"].ref, name="oom",
+        command=["sh", "-c", "x=a; while true; do x=$x$x; done"],
+        linux=api_pb2.LinuxContainerConfig(resources=res)))
+    client.call("StartContainer", container_id=cid)
+    st = wait_state(client, cid, api_pb2.CONTAINER_EXITED, timeout=60)
+    assert st.reason == "OOMKilled", st
+
+
+def test_stop_pod_stops_its_containers_and_remove_removes_them(registry, client, crispd, pod):
+    cid = create(client, pod, ctr_config(registry.images["busybox"].ref, name="k",
+                                         command=["sleep", "1000"]))
+    client.call("StartContainer", container_id=cid)
+    client.call("StopPodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    assert status(client, cid).state == api_pb2.CONTAINER_EXITED
+    client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    assert len(client.call("ListContainers").containers) == 0
+    assert os.listdir(crispd.root / "containers") == []
+
+
+def test_containers_survive_a_crispd_kill(registry, crispd_factory):
+    d = crispd_factory().start()
+    c = d.client()
+    c.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["busybox"].ref), timeout=60)
+    pod = (c.call("RunPodSandbox", config=pod_config(d.dir)).pod_sandbox_id, pod_config(d.dir))
+    image = registry.images["busybox"].ref
+    long = create(c, pod, ctr_config(image, name="long", command=["sleep", "1000"]))
+    short = create(c, pod, ctr_config(image, name="short", command=["sh", "-c", "sleep 1; exit 7"]))
+    c.call("StartContainer", container_id=long)
+    c.call("StartContainer", container_id=short)
+    c.close()
+    d.proc.kill()
+    d.proc.wait()
+    d._stderr.close()
+    time.sleep(1.5)  # short exits while crispd is down
+    d.start()
+    c = d.client()
+    assert status(c, long).state == api_pb2.CONTAINER_RUNNING
+    st = status(c, short)
+    assert st.state == api_pb2.CONTAINER_EXITED and st.exit_code == 7
+    c.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    c.close()
+
+
+def run_and_log(client, crispd, pod, image, name, command, **kw):
+    cid = create(client, pod, ctr_config(image, name=name, command=command, **kw))
+    client.call("StartContainer", container_id=cid)
+    wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+    return [l[2] for l in log_lines(crispd.dir / f"{name}.log")]
+
+
+def test_oom_score_adj_is_what_the_kubelet_asks_or_0(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    res = api_pb2.LinuxContainerResources(oom_score_adj=500)
+    assert run_and_log(client, crispd, pod, image, "o1", ["cat", "/proc/self/oom_score_adj"],
+                       linux=api_pb2.LinuxContainerConfig(resources=res)) == [b"500"]
+    assert run_and_log(client, crispd, pod, image, "o2",
+                       ["cat", "/proc/self/oom_score_adj"]) == [b"0"]
+
+
+def test_negative_oom_score_adj_fails_or_clamps(registry, crispd_factory):
+    own = int(open("/proc/self/oom_score_adj").read())
+    res = api_pb2.LinuxContainerResources(oom_score_adj=own - 100)
+    for clamp in (False, True):
+        d = crispd_factory(f"clamp{clamp}")
+        d.config = d.dir / "crisp.json"
+        d.config.write_text(json.dumps({"oom_score_adj_clamp": clamp}))
+        c = d.start().client()
+        c.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["busybox"].ref),
+               timeout=60)
+        cfg = pod_config(d.dir)
+        pod = (c.call("RunPodSandbox", config=cfg).pod_sandbox_id, cfg)
+        ctr = ctr_config(registry.images["busybox"].ref, name="neg",
+                         command=["cat", "/proc/self/oom_score_adj"],
+                         linux=api_pb2.LinuxContainerConfig(resources=res))
+        if clamp:
+            cid = create(c, pod, ctr)
+            c.call("StartContainer", container_id=cid)
+            wait_state(c, cid, api_pb2.CONTAINER_EXITED)
+            assert [l[2] for l in log_lines(d.dir / "neg.log")] == [str(own).encode()]
+            assert "oom_score_adj_clamp" in d.log()
+        else:
+            with pytest.raises(grpc.RpcError) as e:
+                create(c, pod, ctr)
+            assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        c.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+        c.close()
