@@ -9,6 +9,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "check/check.h"
 #include "config/config.h"
 #include "cri/runtime.h"
 #include "server/server.h"
@@ -30,6 +31,11 @@ static const char usage_text[] =
     "Commands:\n"
     "  (none)               serve until SIGTERM or SIGINT\n"
     "  config               print the effective configuration as JSON and exit\n"
+    "  check                verify this node before starting crispd: overlayfs, namespaces,\n"
+    "                       seccomp, openat2, cgroup controllers and driver, CNI config\n"
+    "                       (/etc/cni/net.d) and plugins (/opt/cni/bin, /usr/lib/cni), the\n"
+    "                       root and state dirs, the socket; prints ok or MISSING and how\n"
+    "                       to fix it for each item (paths: see docs/install.md)\n"
     "\n"
     "Options (override the config file):\n"
     "  --config FILE        main config file (default " CRISP_DEFAULT_CONFIG_PATH "); drop-ins\n"
@@ -42,7 +48,8 @@ static const char usage_text[] =
     "  --help               print this help and exit\n"
     "\n"
     "Every config key is described in docs/config.md. Exit status: 0 after a clean\n"
-    "stop, 1 when serving fails, 2 for bad usage or configuration.\n";
+    "stop, 1 when serving fails, 2 for bad usage or configuration; check: 0 when\n"
+    "every item is ok, 1 when something is missing.\n";
 
 struct cli {
     const char *config_path;
@@ -111,8 +118,10 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
     }
     if (optind < argc)
         cli->command = argv[optind++];
-    if (optind < argc || (cli->command && strcmp(cli->command, "config") != 0)) {
-        fprintf(stderr, "crispd: unexpected argument '%s', expected no command or 'config'\n",
+    if (optind < argc || (cli->command && strcmp(cli->command, "config") != 0 &&
+                          strcmp(cli->command, "check") != 0)) {
+        fprintf(stderr,
+                "crispd: unexpected argument '%s', expected no command, 'config' or 'check'\n",
                 optind < argc ? argv[optind] : cli->command);
         return EXIT_USAGE;
     }
@@ -138,6 +147,16 @@ static int print_config(const struct crisp_config *cfg)
                    fputc('\n', stdout) != EOF
                ? EXIT_SUCCESS
                : EXIT_FAILURE;
+}
+
+static int check_node(const struct crisp_config *cfg)
+{
+    struct crisp_check_paths paths;
+    crisp_check_paths_default(&paths, cfg);
+    crisp_check_paths_from_env(&paths);
+    int missing = crisp_check_run(&paths, stdout);
+    crisp_check_paths_free(&paths);
+    return missing ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* Blocks the stop signals in every thread (grpc's included, created later)
@@ -202,7 +221,12 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     crisp_log_set_level(cfg.log_level);
-    status = cli.command ? print_config(&cfg) : serve(&cfg);
+    if (!cli.command)
+        status = serve(&cfg);
+    else if (strcmp(cli.command, "check") == 0)
+        status = check_node(&cfg);
+    else
+        status = print_config(&cfg);
     crisp_config_free(&cfg);
     return status;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "container/exec_sync.h"
 #include "container/lifecycle.h"
 #include "cri/handlers.h"
 #include "cri/msg.h"
@@ -338,4 +339,36 @@ int cri_pod_containers_down(struct crisp_runtime *rt, const char *pod_id, bool r
     }
     free(ctrs);
     return result;
+}
+
+CRI_UNARY(cri_exec_sync)
+{
+    const Runtime__V1__ExecSyncRequest *in = crisp_req(Runtime__V1__ExecSyncRequest, req);
+    struct crisp_runtime *rt = crisp_call_app(call);
+    struct crisp_arena *a = crisp_call_arena(call);
+    int r = require("ExecSync", "container_id", in->container_id, err);
+    if (r == 0 && (in->n_cmd == 0 || !*in->cmd[0]))
+        r = crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                         "ExecSync: cmd is required: the command and its arguments");
+    if (r < 0)
+        return r;
+    char **argv = crisp_arena_array(a, char *, in->n_cmd + 1);
+    for (size_t i = 0; i < in->n_cmd; i++)
+        argv[i] = in->cmd[i];
+    struct crisp_exec_output o;
+    r = crisp_ctr_exec_sync(&rt->ctr_env, in->container_id, argv, in->timeout, &o, err);
+    if (r < 0)
+        return r;
+    Runtime__V1__ExecSyncResponse *out =
+        crisp_msg_new(a, Runtime__V1__ExecSyncResponse, RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT);
+    out->stdout.len = o.out_len;
+    out->stdout.data = crisp_arena_alloc(a, o.out_len + 1);
+    memcpy(out->stdout.data, o.out ? o.out : "", o.out_len);
+    out->stderr.len = o.err_len;
+    out->stderr.data = crisp_arena_alloc(a, o.err_len + 1);
+    memcpy(out->stderr.data, o.err ? o.err : "", o.err_len);
+    out->exit_code = o.exit_code;
+    crisp_exec_output_free(&o);
+    *resp = &out->base;
+    return 0;
 }

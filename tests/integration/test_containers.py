@@ -272,3 +272,76 @@ def test_negative_oom_score_adj_fails_or_clamps(registry, crispd_factory):
             assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
         c.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
         c.close()
+
+
+@pytest.fixture
+def running(registry, client, pod):
+    client.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["user"].ref),
+                timeout=60)
+    cid = create(client, pod, ctr_config(registry.images["user"].ref, name="run",
+                                         command=["sleep", "1000"],
+                                         envs=[api_pb2.KeyValue(key="GREETING", value=b"hi")],
+                                         working_dir="/tmp"))
+    client.call("StartContainer", container_id=cid)
+    return cid
+
+
+def exec_sync(client, cid, cmd, timeout=0):
+    req = api_pb2.ExecSyncRequest(container_id=cid, cmd=cmd, timeout=timeout)
+    return client.call("ExecSync", req, timeout=60)
+
+
+def test_exec_sync_output_exit_code_and_context(client, running):
+    r = exec_sync(client, running, ["sh", "-c", "echo out $GREETING; echo err >&2; id -u; pwd; exit 4"])
+    assert r.exit_code == 4
+    assert r.stdout == b"out hi\n1000\n/tmp\n"
+    assert r.stderr == b"err\n"
+
+
+def test_exec_sync_sees_the_container(client, running):
+    r = exec_sync(client, running, ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; hostname"])
+    assert r.stdout == b"sleep 1000 p\n"
+
+
+def test_exec_sync_timeout_kills_only_the_command(client, running):
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        exec_sync(client, running, ["sleep", "60"], timeout=1)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - start < 10
+    assert status(client, running).state == api_pb2.CONTAINER_RUNNING
+    assert exec_sync(client, running, ["true"]).exit_code == 0
+
+
+def test_exec_sync_large_output(client, running):
+    r = exec_sync(client, running, ["sh", "-c", "yes 0123456789 | head -c 3000000"])
+    assert r.exit_code == 0 and len(r.stdout) == 3000000
+
+
+def test_exec_sync_missing_binary_is_exit_127(client, running):
+    r = exec_sync(client, running, ["/no/such/tool"])
+    assert r.exit_code == 127 and b"/no/such/tool" in r.stderr
+
+
+def test_exec_sync_refuses_bad_requests(client, running, registry, pod):
+    with pytest.raises(grpc.RpcError) as e:
+        exec_sync(client, running, [])
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as e:
+        exec_sync(client, "0" * 64, ["true"])
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    created = create(client, pod, ctr_config(registry.images["busybox"].ref, name="idle",
+                                             command=["true"]))
+    with pytest.raises(grpc.RpcError) as e:
+        exec_sync(client, created, ["true"])
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_exec_sync_leaves_no_zombies(client, running, crispd):
+    for _ in range(10):
+        exec_sync(client, running, ["true"])
+    children = [l for l in open(f"/proc/{crispd.proc.pid}/task/{crispd.proc.pid}/children")
+                .read().split()]
+    for child in children:
+        state = open(f"/proc/{child}/stat").read().split(")")[1].split()[0]
+        assert state != "Z", f"zombie child {child} of crispd"

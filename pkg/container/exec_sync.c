@@ -1,0 +1,190 @@
+#define _GNU_SOURCE
+#include "container/exec_sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "monitor/spec.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+struct stream {
+    int fd;
+    char **buf;
+    size_t *len;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends what is readable; keeps draining past the cap so the command never
+ * blocks on a full pipe. Returns false at EOF. */
+static bool drain(struct stream *s)
+{
+    char chunk[65536];
+    ssize_t n = read(s->fd, chunk, sizeof(chunk));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0)
+        return false;
+    size_t keep = (size_t)n;
+    if (*s->len + keep > CRISP_EXEC_OUTPUT_MAX)
+        keep = CRISP_EXEC_OUTPUT_MAX - *s->len;
+    if (keep) {
+        *s->buf = crisp_xrealloc(*s->buf, *s->len + keep + 1);
+        memcpy(*s->buf + *s->len, chunk, keep);
+        *s->len += keep;
+        (*s->buf)[*s->len] = '\0';
+    }
+    return true;
+}
+
+/* Collects both streams until EOF on both or the deadline (-1: none). */
+static bool collect(struct stream *streams, int64_t deadline)
+{
+    bool open[2] = {true, true};
+    while (open[0] || open[1]) {
+        struct pollfd p[2] = {{.fd = open[0] ? streams[0].fd : -1, .events = POLLIN},
+                              {.fd = open[1] ? streams[1].fd : -1, .events = POLLIN}};
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return false;
+            wait = (int)left;
+        }
+        if (poll(p, 2, wait) < 0 && errno != EINTR)
+            return false;
+        for (int i = 0; i < 2; i++)
+            if (open[i] && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                open[i] = drain(&streams[i]);
+    }
+    return true;
+}
+
+static int wait_exit_code(pid_t pid)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The container's process settings, from the spec its monitor runs. */
+static int load_process(const struct crisp_ctr *c, struct crisp_monitor_spec *spec,
+                        struct crisp_err *err)
+{
+    _cleanup_free_ char *path = crisp_xasprintf("%s/spec.json", c->dir);
+    return crisp_monitor_spec_read(path, spec, err);
+}
+
+static int running_pid(const struct crisp_ctr_env *env, const char *id, pid_t *pid,
+                       struct crisp_monitor_spec *spec, struct crisp_err *err)
+{
+    struct crisp_ctr *c;
+    int r = crisp_ctr_store_get(env->ctrs, id, &c, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&c->lock);
+    crisp_ctr_refresh_locked(c);
+    if (c->state != CRISP_CTR_RUNNING)
+        r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
+                         "ExecSync: container %s is not running", c->id);
+    *pid = c->pid;
+    pthread_mutex_unlock(&c->lock);
+    if (r == 0)
+        r = load_process(c, spec, err);
+    crisp_ctr_put(env->ctrs, c);
+    return r;
+}
+
+/* An exec that could not start reads like a shell's: 127 not found, 126 else. */
+static void exec_failed(struct crisp_exec_output *out, int errnum, const struct crisp_err *e)
+{
+    out->exit_code = errnum == ENOENT ? 127 : 126;
+    out->err = crisp_xasprintf("%s\n", e->msg);
+    out->err_len = strlen(out->err);
+}
+
+int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *const *argv,
+                        int64_t timeout, struct crisp_exec_output *out, struct crisp_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct crisp_monitor_spec spec;
+    pid_t ctr_pid;
+    int r = running_pid(env, id, &ctr_pid, &spec, err);
+    if (r < 0)
+        return r;
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        r = crisp_syserrf(err, errno, "ExecSync: pipe");
+        goto done;
+    }
+    struct crisp_exec_spec es = {.process = {.argv = argv,
+                                             .env = spec.env,
+                                             .cwd = spec.cwd,
+                                             .uid = spec.uid,
+                                             .gid = spec.gid,
+                                             .groups = spec.groups,
+                                             .n_groups = spec.n_groups,
+                                             .stdin_fd = -1,
+                                             .stdout_fd = outp[1],
+                                             .stderr_fd = errp[1]},
+                                 .cgroup_procs_files = (const char *const *)spec.cgroup_procs_files,
+                                 .n_cgroup_procs_files = spec.n_cgroup_procs_files};
+    struct crisp_exec_result res;
+    struct crisp_err exec_err;
+    r = crisp_container_exec(ctr_pid, &es, &res, &exec_err);
+    close(outp[1]);
+    close(errp[1]);
+    outp[1] = errp[1] = -1; /* the command holds its copies: EOF when it is done */
+    if (r < 0) {
+        if (exec_err.code == GRPC_STATUS_FAILED_PRECONDITION) { /* the command, not the call */
+            exec_failed(out, -r, &exec_err);
+            r = 0;
+        } else {
+            *err = exec_err;
+        }
+        goto done;
+    }
+    struct stream streams[2] = {{outp[0], &out->out, &out->out_len},
+                                {errp[0], &out->err, &out->err_len}};
+    int64_t deadline = timeout > 0 ? now_ms() + timeout * 1000 : -1;
+    if (!collect(streams, deadline)) {
+        kill(res.pid, SIGKILL);
+        wait_exit_code(res.pid);
+        r = crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
+                         "ExecSync: command timed out after %llds", (long long)timeout);
+        goto done;
+    }
+    out->exit_code = wait_exit_code(res.pid);
+done:
+    for (int i = 0; i < 2; i++) {
+        if (outp[i] >= 0)
+            close(outp[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+    }
+    crisp_monitor_spec_free(&spec);
+    if (r < 0)
+        crisp_exec_output_free(out);
+    return r;
+}
+
+void crisp_exec_output_free(struct crisp_exec_output *o)
+{
+    free(o->out);
+    free(o->err);
+    memset(o, 0, sizeof(*o));
+}
