@@ -99,6 +99,15 @@ def test_args_replace_cmd_and_env_and_workdir(registry, client, crispd, pod):
     assert (b"stdout", b"F", b"baz x /work p") in log_lines(crispd.dir / "e.log")
 
 
+def test_container_sees_neither_host_mounts_nor_host_files(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    out = run_and_log(client, crispd, pod, image, "mnt", [
+        "sh", "-c",
+        "cut -d' ' -f2 /proc/self/mounts | grep -c -e /work -e crisp-it; ls /work 2>&1 | head -1"])
+    assert out[0] == b"0"
+    assert b"No such file" in out[1]
+
+
 def test_isolation_pid_namespace_and_hostname(registry, client, crispd, pod):
     image = registry.images["busybox"].ref
     cid = create(client, pod, ctr_config(image, name="i", command=[
@@ -211,10 +220,11 @@ def test_containers_survive_a_crispd_kill(registry, crispd_factory):
     c.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["busybox"].ref), timeout=60)
     pod = (c.call("RunPodSandbox", config=pod_config(d.dir)).pod_sandbox_id, pod_config(d.dir))
     image = registry.images["busybox"].ref
-    long = create(c, pod, ctr_config(image, name="long", command=["sleep", "1000"]))
+    longs = [create(c, pod, ctr_config(image, name=f"long{i}", command=["sleep", "1000"]))
+             for i in range(10)]
     short = create(c, pod, ctr_config(image, name="short", command=["sh", "-c", "sleep 1; exit 7"]))
-    c.call("StartContainer", container_id=long)
-    c.call("StartContainer", container_id=short)
+    for cid in longs + [short]:
+        c.call("StartContainer", container_id=cid)
     c.close()
     d.proc.kill()
     d.proc.wait()
@@ -222,7 +232,12 @@ def test_containers_survive_a_crispd_kill(registry, crispd_factory):
     time.sleep(1.5)  # short exits while crispd is down
     d.start()
     c = d.client()
-    assert status(c, long).state == api_pb2.CONTAINER_RUNNING
+    for cid in longs:
+        assert status(c, cid).state == api_pb2.CONTAINER_RUNNING
+    running = api_pb2.ContainerFilter(state=api_pb2.ContainerStateValue(
+        state=api_pb2.CONTAINER_RUNNING))
+    assert sorted(x.id for x in c.call("ListContainers", filter=running).containers) == \
+        sorted(longs)
     st = status(c, short)
     assert st.state == api_pb2.CONTAINER_EXITED and st.exit_code == 7
     c.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
