@@ -25,5 +25,8 @@ int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct cris
 /* Stop signal, then SIGKILL after timeout seconds; idempotent. */
 int crisp_ctr_stop(const struct crisp_ctr_env *env, const char *id, int64_t timeout,
                    struct crisp_err *err);
+/* The monitor reopens the CRI log (after the kubelet rotated it); running
+ * containers only: FAILED_PRECONDITION otherwise, and no file is created. */
+int crisp_ctr_reopen_log(const struct crisp_ctr_env *env, const char *id, struct crisp_err *err);
 /* Idempotent; an unknown id is not an error. */
 int crisp_ctr_remove(const struct crisp_ctr_env *env, const char *id, struct crisp_err *err);

@@ -372,3 +372,19 @@ CRI_UNARY(cri_exec_sync)
     *resp = &out->base;
     return 0;
 }
+
+CRI_UNARY(cri_reopen_container_log)
+{
+    const Runtime__V1__ReopenContainerLogRequest *in =
+        crisp_req(Runtime__V1__ReopenContainerLogRequest, req);
+    struct crisp_runtime *rt = crisp_call_app(call);
+    int r = require("ReopenContainerLog", "container_id", in->container_id, err);
+    if (r == 0)
+        r = crisp_ctr_reopen_log(&rt->ctr_env, in->container_id, err);
+    if (r < 0)
+        return r;
+    *resp = (ProtobufCMessage *)crisp_msg_new(crisp_call_arena(call),
+                                              Runtime__V1__ReopenContainerLogResponse,
+                                              RUNTIME__V1__REOPEN_CONTAINER_LOG_RESPONSE__INIT);
+    return 0;
+}

@@ -30,6 +30,7 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "ListContainers", .unary = cri_list_containers},
     {.method = "StreamContainers", .stream = cri_stream_containers},
     {.method = "ExecSync", .unary = cri_exec_sync},
+    {.method = "ReopenContainerLog", .unary = cri_reopen_container_log},
     {.method = "ListImages", .unary = cri_list_images},
     {.method = "StreamImages", .stream = cri_stream_images},
     {.method = "ImageStatus", .unary = cri_image_status},

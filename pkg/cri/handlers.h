@@ -36,5 +36,6 @@ CRI_UNARY(cri_remove_container);
 CRI_UNARY(cri_container_status);
 CRI_UNARY(cri_list_containers);
 CRI_UNARY(cri_exec_sync);
+CRI_UNARY(cri_reopen_container_log);
 int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);

@@ -47,6 +47,9 @@ class Client:
         _, m = self.method(service, name)
         req_cls = getattr(api_pb2, m.input_type.name)
         resp_cls = getattr(api_pb2, m.output_type.name)
+        if request is None and "timeout" in req_cls.DESCRIPTOR.fields_by_name:
+            # StopContainer and ExecSync have a timeout field of their own
+            fields["timeout"], timeout = timeout, max(60, timeout * 3)
         request = request if request is not None else req_cls(**fields)
         path = f"/runtime.v1.{service}/{name}"
         if m.server_streaming:

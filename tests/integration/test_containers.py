@@ -360,3 +360,39 @@ def test_exec_sync_leaves_no_zombies(client, running, crispd):
     for child in children:
         state = open(f"/proc/{child}/stat").read().split(")")[1].split()[0]
         assert state != "Z", f"zombie child {child} of crispd"
+
+
+def test_reopen_container_log_after_rotation(registry, client, crispd, pod):
+    cid = create(client, pod, ctr_config(registry.images["busybox"].ref, name="rot", command=[
+        "sh", "-c", "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.05; done"]))
+    client.call("StartContainer", container_id=cid)
+    log = crispd.dir / "rot.log"
+    time.sleep(0.3)
+    os.rename(log, crispd.dir / "rot.log.1")
+    client.call("ReopenContainerLog", container_id=cid)
+    time.sleep(0.3)
+    old, new = log_lines(crispd.dir / "rot.log.1"), log_lines(log)
+    assert old and new
+    n_old, n_new = int(old[-1][2][4:]), int(new[0][2][4:])
+    assert n_new == n_old + 1  # nothing lost, nothing doubled
+    client.call("StopContainer", container_id=cid, timeout=0)
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("ReopenContainerLog", container_id=cid)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize("image_name,sig", [("busybox", "TERM"), ("stopsignal", "INT")])
+def test_stop_sends_the_stop_signal_first(registry, client, crispd, pod, image_name, sig):
+    info = registry.images[image_name]
+    client.call("PullImage", image=api_pb2.ImageSpec(image=info.ref), timeout=60)
+    name = f"graceful{sig}"
+    cid = create(client, pod, ctr_config(info.ref, name=name, command=[
+        "sh", "-c", f"trap 'echo got {sig}; exit 0' {sig}; while true; do sleep 0.1; done"]))
+    client.call("StartContainer", container_id=cid)
+    time.sleep(0.3)
+    start = time.monotonic()
+    client.call("StopContainer", container_id=cid, timeout=10)
+    assert time.monotonic() - start < 5  # the trap ended it, not the SIGKILL
+    st = status(client, cid)
+    assert st.exit_code == 0 and st.reason == "Completed"
+    assert (b"stdout", b"F", f"got {sig}".encode()) in log_lines(crispd.dir / f"{name}.log")
