@@ -77,6 +77,13 @@ void crisp_ctr_unlist(struct crisp_ctr_store *cs, struct crisp_ctr *c);
 int crisp_ctr_save(struct crisp_ctr *c, struct crisp_err *err); /* state.json; holds c->lock */
 int crisp_ctr_save_config(struct crisp_ctr *c, struct crisp_err *err);
 
+/* A container that must be running for method: returned referenced and
+ * locked (FAILED_PRECONDITION when it is not running, NOT_FOUND when unknown).
+ * Release with crisp_ctr_unlock_put. */
+int crisp_ctr_get_running(struct crisp_ctr_store *cs, const char *id, const char *method,
+                          struct crisp_ctr **out, struct crisp_err *err);
+void crisp_ctr_unlock_put(struct crisp_ctr_store *cs, struct crisp_ctr *c);
+
 /* Folds the monitor's exit.json into the state when the container has
  * exited. Caller holds c->lock. */
 void crisp_ctr_refresh_locked(struct crisp_ctr *c);

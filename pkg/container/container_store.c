@@ -195,3 +195,28 @@ void crisp_ctr_unlist(struct crisp_ctr_store *cs, struct crisp_ctr *c)
     }
     pthread_mutex_unlock(&cs->lock);
 }
+
+int crisp_ctr_get_running(struct crisp_ctr_store *cs, const char *id, const char *method,
+                          struct crisp_ctr **out, struct crisp_err *err)
+{
+    struct crisp_ctr *c;
+    int r = crisp_ctr_store_get(cs, id, &c, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&c->lock);
+    crisp_ctr_refresh_locked(c);
+    if (c->state == CRISP_CTR_RUNNING) {
+        *out = c;
+        return 0;
+    }
+    r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
+                     "%s: container %s is not running", method, c->id);
+    crisp_ctr_unlock_put(cs, c);
+    return r;
+}
+
+void crisp_ctr_unlock_put(struct crisp_ctr_store *cs, struct crisp_ctr *c)
+{
+    pthread_mutex_unlock(&c->lock);
+    crisp_ctr_put(cs, c);
+}

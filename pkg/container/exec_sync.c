@@ -93,19 +93,12 @@ static int running_pid(const struct crisp_ctr_env *env, const char *id, pid_t *p
                        struct crisp_monitor_spec *spec, struct crisp_err *err)
 {
     struct crisp_ctr *c;
-    int r = crisp_ctr_store_get(env->ctrs, id, &c, err);
+    int r = crisp_ctr_get_running(env->ctrs, id, "ExecSync", &c, err);
     if (r < 0)
         return r;
-    pthread_mutex_lock(&c->lock);
-    crisp_ctr_refresh_locked(c);
-    if (c->state != CRISP_CTR_RUNNING)
-        r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
-                         "ExecSync: container %s is not running", c->id);
     *pid = c->pid;
-    pthread_mutex_unlock(&c->lock);
-    if (r == 0)
-        r = load_process(c, spec, err);
-    crisp_ctr_put(env->ctrs, c);
+    r = load_process(c, spec, err);
+    crisp_ctr_unlock_put(env->ctrs, c);
     return r;
 }
 

@@ -8,18 +8,8 @@
 
 #include "image/manifest.h"
 #include "util/cleanup.h"
+#include "util/json.h"
 #include "util/mem.h"
-
-static char **strings(const json_t *a, size_t *n)
-{
-    *n = 0;
-    char **out = crisp_xcalloc(json_array_size(a) + 1, sizeof(char *));
-    size_t i;
-    const json_t *s;
-    json_array_foreach(a, i, s) if (json_is_string(s)) out[(*n)++] =
-        crisp_xstrdup(json_string_value(s));
-    return out;
-}
 
 static char *string(const json_t *obj, const char *key)
 {
@@ -42,9 +32,9 @@ int crisp_image_defaults_load(struct crisp_image_store *st, const char *image_id
         return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "image config %s: %s", image_id,
                             jerr.text);
     const json_t *c = json_object_get(doc, "config");
-    out->entrypoint = strings(json_object_get(c, "Entrypoint"), &out->n_entrypoint);
-    out->cmd = strings(json_object_get(c, "Cmd"), &out->n_cmd);
-    out->env = strings(json_object_get(c, "Env"), &out->n_env);
+    out->entrypoint = crisp_json_strings(json_object_get(c, "Entrypoint"), &out->n_entrypoint);
+    out->cmd = crisp_json_strings(json_object_get(c, "Cmd"), &out->n_cmd);
+    out->env = crisp_json_strings(json_object_get(c, "Env"), &out->n_env);
     out->working_dir = string(c, "WorkingDir");
     out->user = string(c, "User");
     out->stop_signal = string(c, "StopSignal");

@@ -375,17 +375,10 @@ int crisp_ctr_remove(const struct crisp_ctr_env *env, const char *id, struct cri
 int crisp_ctr_reopen_log(const struct crisp_ctr_env *env, const char *id, struct crisp_err *err)
 {
     struct crisp_ctr *c;
-    int r = crisp_ctr_store_get(env->ctrs, id, &c, err);
+    int r = crisp_ctr_get_running(env->ctrs, id, "ReopenContainerLog", &c, err);
     if (r < 0)
         return r;
-    pthread_mutex_lock(&c->lock);
-    crisp_ctr_refresh_locked(c);
-    if (c->state != CRISP_CTR_RUNNING)
-        r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
-                         "ReopenContainerLog: container %s is not running", c->id);
-    else
-        r = monitor_command(c, "reopen", MONITOR_TIMEOUT_MS, err);
-    pthread_mutex_unlock(&c->lock);
-    crisp_ctr_put(env->ctrs, c);
+    r = monitor_command(c, "reopen", MONITOR_TIMEOUT_MS, err);
+    crisp_ctr_unlock_put(env->ctrs, c);
     return r;
 }

@@ -10,6 +10,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/json.h"
 #include "util/mem.h"
 
 static json_t *strings_to_json(char *const *v, size_t n)
@@ -18,17 +19,6 @@ static json_t *strings_to_json(char *const *v, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, json_string(v[i]));
     return a;
-}
-
-static char **strings_from_json(const json_t *a, size_t *n)
-{
-    *n = 0;
-    char **out = crisp_xcalloc(json_array_size(a) + 1, sizeof(char *));
-    size_t i;
-    const json_t *s;
-    json_array_foreach(a, i, s) if (json_is_string(s)) out[(*n)++] =
-        crisp_xstrdup(json_string_value(s));
-    return out;
 }
 
 static json_t *image_to_json(const struct crisp_image *img)
@@ -52,10 +42,11 @@ static int image_from_json(const json_t *j, struct crisp_image *img)
     const char *user = json_string_value(json_object_get(j, "user"));
     img->id = crisp_xstrdup(id);
     img->manifest_digest = crisp_xstrdup(manifest);
-    img->repo_tags = strings_from_json(json_object_get(j, "repo_tags"), &img->n_repo_tags);
-    img->repo_digests = strings_from_json(json_object_get(j, "repo_digests"), &img->n_repo_digests);
-    img->chain_ids = strings_from_json(json_object_get(j, "layers"), &img->n_layers);
-    img->blobs = strings_from_json(json_object_get(j, "blobs"), &img->n_blobs);
+    img->repo_tags = crisp_json_strings(json_object_get(j, "repo_tags"), &img->n_repo_tags);
+    img->repo_digests =
+        crisp_json_strings(json_object_get(j, "repo_digests"), &img->n_repo_digests);
+    img->chain_ids = crisp_json_strings(json_object_get(j, "layers"), &img->n_layers);
+    img->blobs = crisp_json_strings(json_object_get(j, "blobs"), &img->n_blobs);
     img->size = (uint64_t)json_integer_value(json_object_get(j, "size"));
     img->user = crisp_xstrdup(user ? user : "");
     img->pulled_at = json_integer_value(json_object_get(j, "pulled_at"));
