@@ -8,7 +8,7 @@ VERSION   := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2
 PYTHON    ?= /usr/bin/python3
 
 CC        ?= cc
-PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto
+PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto libcap
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
@@ -36,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_RPC := $(BUILD)/bench/rpc_bench
 
 .PHONY: all deps test-deps run test check test-unit test-integration test-asan install \
-        uninstall clean format bench-rpc bench-pull help
+        uninstall clean format bench-rpc bench-pull bench-pod help
 
 all: $(CRISPD) $(MONITOR) ## build crispd and crisp-monitor (default)
 
@@ -74,6 +74,9 @@ bench-rpc: $(CRISPD) $(BENCH_RPC) ## Version/Status latency and throughput bench
 
 bench-pull: $(CRISPD) ## cold/warm image pull time, crisp vs containerd (as root)
 	hack/bench/pull/run.sh $(abspath $(CRISPD))
+
+bench-pod: $(CRISPD) $(MONITOR) ## pod-to-running latency and per-container memory, crisp vs containerd+runc (as root)
+	hack/bench/pod/run.sh $(abspath $(CRISPD))
 
 # install: binaries in $(PREFIX)/bin (crisp-monitor when the build has one), the unit
 # (ExecStart rewritten to $(PREFIX)), the man page; the default config and the CNI
@@ -144,7 +147,7 @@ $(CRISPD): $(BUILD)/obj/cmd/crispd/main.o $(LIB)
 # alone maps more than that). Packed relative relocations (DT_RELR, glibc >= 2.36) shrink what
 # the startup self-relocation reads; 64 KiB segment alignment makes the pages mapped by the
 # kernel's fault-around the same at every ASLR base, so the figure is stable.
-MONITOR_LDLIBS  := -ljansson -pthread
+MONITOR_LDLIBS  := -ljansson -lcap -pthread
 ifneq ($(SANITIZE),1)
 MONITOR_LDFLAGS := -static-pie -Wl,-z,pack-relative-relocs -Wl,-z,max-page-size=0x10000
 endif

@@ -36,6 +36,14 @@ static const char *check_namespaces(const struct crisp_container_spec *s)
     return NULL;
 }
 
+static bool absolute_paths(const char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!paths || !paths[i] || paths[i][0] != '/')
+            return false;
+    return true;
+}
+
 static const char *check_rootfs(const struct crisp_container_spec *s)
 {
     if (!s->rootfs || s->rootfs[0] != '/')
@@ -49,6 +57,9 @@ static const char *check_rootfs(const struct crisp_container_spec *s)
             return "a mount has no source or a relative destination";
     if (s->n_cgroup_procs_files && !s->cgroup_procs_files)
         return "cgroup_procs_files missing";
+    if (!absolute_paths(s->masked_paths, s->n_masked_paths) ||
+        !absolute_paths(s->readonly_paths, s->n_readonly_paths))
+        return "a masked or read-only path is missing or not absolute";
     return NULL;
 }
 

@@ -20,8 +20,8 @@
  * set up (no timeout: a mount that hangs hangs the call). Every call is thread-safe (nothing
  * global is touched).
  *
- * Not done here yet: capabilities, no_new_privs, seccomp, masked/read-only paths, AppArmor/
- * SELinux labels, /sys/fs/cgroup inside the container, user namespaces, /dev/console.
+ * Not done here yet: seccomp, AppArmor/SELinux labels, /sys/fs/cgroup inside the container,
+ * user namespaces, /dev/console.
  *
  * Ownership: specs are caller-owned and only read during the call. */
 #pragma once
@@ -81,6 +81,21 @@ struct crisp_process {
      * controlling terminal (the process is a session leader: setsid + TIOCSCTTY); the master is
      * handed to the caller (crisp_container_take_pty, crisp_exec_result.pty_master). */
     bool tty;
+    /* Capabilities (runtime/capabilities.h: numbers, names, the default set, "ALL").
+     * caps_set false: no change (uid 0 keeps every capability the caller has; other users get
+     * none, as the kernel does on setuid). caps_set true: the bounding set becomes exactly caps
+     * (before the ids change); then uid 0 gets caps as its effective, permitted and inheritable
+     * sets, any other uid gets all three empty (docker/containerd semantics: a non-root
+     * process only gains capabilities through file capabilities, capped by the bounding set);
+     * ambient is cleared. Applied last, after everything that needs privileges (mounts, cwd,
+     * oom_score_adj). n_caps == 0 with caps_set drops everything. Every entry must be a
+     * capability the kernel knows (INVALID_ARGUMENT) and one the caller has in its bounding set
+     * (PERMISSION_DENIED naming it). */
+    const int *caps;
+    size_t n_caps;
+    bool caps_set;
+    /* prctl(PR_SET_NO_NEW_PRIVS) right before execve (CRI allowPrivilegeEscalation: false). */
+    bool no_new_privs;
 };
 
 struct crisp_container_spec {
@@ -115,6 +130,17 @@ struct crisp_container_spec {
      * /etc/hostname, the pod's /dev/shm (a destination of /dev/shm replaces the private shm). */
     const struct crisp_bind_mount *mounts;
     size_t n_mounts;
+
+    /* Absolute paths inside the container, applied after the mounts above (read-only ones
+     * first, then masked ones), each resolved inside the root (symlinks never lead out of it);
+     * a path that does not exist is skipped. Masked: a directory gets an empty read-only tmpfs
+     * over it, anything else the container's /dev/null (which must be the null device) bound
+     * over it. Read-only: bind-mounted (recursively) on itself and remounted read-only, keeping
+     * its nosuid/nodev/noexec flags. */
+    const char *const *masked_paths;
+    size_t n_masked_paths;
+    const char *const *readonly_paths;
+    size_t n_readonly_paths;
 
     struct crisp_process process;
 };

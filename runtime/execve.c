@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,8 @@ int crisp_rt_exec(const struct crisp_process *p, struct crisp_err *err)
     static char *const no_env[] = {NULL};
     char *const *env = p->env ? p->env : no_env;
     const char *file = p->argv[0];
+    if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return crisp_syserrf(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
     if (strchr(file, '/')) {
         execve(file, p->argv, env);
         return exec_error(file, errno, false, err);

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "runtime/resolve.h"
@@ -131,4 +133,93 @@ bool crisp_rt_mounts_have_destination(const struct crisp_bind_mount *mounts, siz
         if (same_path(mounts[i].destination, dest))
             return true;
     return false;
+}
+
+/* An existing path in the root: an O_PATH fd, 0 when it does not exist (*fd < 0; ENOTDIR: a
+ * component is not a directory, so the path cannot exist either). */
+static int open_existing(int rootfd, const char *path, const char *what, int *fd,
+                         struct crisp_err *err)
+{
+    *fd = crisp_rt_open_in_root(rootfd, path, O_PATH, 0);
+    if (*fd >= 0 || *fd == -ENOENT || *fd == -ENOTDIR)
+        return 0;
+    return crisp_syserrf(err, -*fd, "%s %s: resolve in the container", what, path);
+}
+
+static int readonly_path(int rootfd, const char *path, struct crisp_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    int r = open_existing(rootfd, path, "read-only path", &fd, err);
+    if (r < 0 || fd < 0)
+        return r;
+    char p[32];
+    crisp_rt_fd_path(fd, p, sizeof(p));
+    if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return crisp_syserrf(err, errno, "read-only path %s: bind mount on itself", path);
+    /* the new mount is on top of fd's: re-resolve to reach it */
+    _cleanup_close_ int top = crisp_rt_open_in_root(rootfd, path, O_PATH, 0);
+    if (top < 0)
+        return crisp_syserrf(err, -top, "read-only path %s: reopen", path);
+    return crisp_rt_remount_ro(top, path, err);
+}
+
+int crisp_rt_readonly_paths(int rootfd, const char *const *paths, size_t n, struct crisp_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = readonly_path(rootfd, paths[i], err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The root's /dev/null, checked to be the null device (never a symlink: CVE-2025-31133). */
+static int open_dev_null(int rootfd, struct crisp_err *err)
+{
+    int fd = crisp_rt_open_in_root(rootfd, "/dev/null", O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+    if (fd < 0)
+        return crisp_syserrf(err, -fd, "open /dev/null of the container");
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(fd);
+        return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EPERM,
+                            "/dev/null of the container is not the null device: cannot mask "
+                            "paths with it");
+    }
+    return fd;
+}
+
+static int mask_path(int rootfd, int *dev_null, const char *path, struct crisp_err *err)
+{
+    _cleanup_close_ int fd = -1;
+    int r = open_existing(rootfd, path, "masked path", &fd, err);
+    if (r < 0 || fd < 0)
+        return r;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return crisp_syserrf(err, errno, "masked path %s: stat", path);
+    char target[32], source[32];
+    crisp_rt_fd_path(fd, target, sizeof(target));
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=555") < 0)
+            return crisp_syserrf(err, errno, "masked path %s: mount an empty tmpfs", path);
+        return 0;
+    }
+    if (*dev_null < 0 && (*dev_null = open_dev_null(rootfd, err)) < 0)
+        return *dev_null;
+    if (mount(crisp_rt_fd_path(*dev_null, source, sizeof(source)), target, NULL, MS_BIND, NULL) < 0)
+        return crisp_syserrf(err, errno, "masked path %s: bind /dev/null over it", path);
+    return 0;
+}
+
+int crisp_rt_mask_paths(int rootfd, const char *const *paths, size_t n, struct crisp_err *err)
+{
+    _cleanup_close_ int dev_null = -1;
+    for (size_t i = 0; i < n; i++) {
+        int r = mask_path(rootfd, &dev_null, paths[i], err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }

@@ -20,3 +20,13 @@ bool crisp_rt_mounts_have_destination(const struct crisp_bind_mount *mounts, siz
 
 /* Remounts the mount at fd read-only, keeping its nosuid/nodev/noexec/atime flags. */
 int crisp_rt_remount_ro(int fd, const char *what, struct crisp_err *err);
+
+/* Each of paths (inside the root at rootfd, symlinks resolved inside it; missing ones skipped)
+ * bind-mounted on itself, recursively, and remounted read-only (crisp_rt_remount_ro). */
+int crisp_rt_readonly_paths(int rootfd, const char *const *paths, size_t n, struct crisp_err *err);
+
+/* Each of paths (resolved as above; missing ones skipped) masked: a directory by an empty
+ * read-only tmpfs, anything else by the root's /dev/null bound over it. /dev/null must be the
+ * null character device (not a symlink, not something a bind mount put there):
+ * FAILED_PRECONDITION otherwise. */
+int crisp_rt_mask_paths(int rootfd, const char *const *paths, size_t n, struct crisp_err *err);

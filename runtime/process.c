@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "runtime/capabilities.h"
 #include "runtime/fds.h"
 #include "runtime/pty.h"
 #include "runtime/sync.h"
@@ -123,6 +124,8 @@ int crisp_rt_become_process(const struct crisp_process *p, const struct crisp_rt
     if (r == 0)
         r = crisp_rt_set_limits(p, err);
     if (r == 0)
+        r = crisp_rt_caps_bound(p, err); /* needs CAP_SETPCAP: before the ids change */
+    if (r == 0)
         r = crisp_rt_set_user(p, err);
     if (r == 0)
         r = crisp_rt_stdio_apply(stdio, slave, err);
@@ -132,6 +135,8 @@ int crisp_rt_become_process(const struct crisp_process *p, const struct crisp_rt
         close(slave);
     if (r == 0)
         r = crisp_rt_enter_cwd(p->cwd, err);
+    if (r == 0)
+        r = crisp_rt_caps_apply(p, err); /* last: nothing after it needs a privilege */
     return r;
 }
 
@@ -148,5 +153,5 @@ int crisp_rt_process_validate(const struct crisp_process *p, struct crisp_err *e
         bad = "groups or rlimits missing";
     if (bad)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "process: %s", bad);
-    return 0;
+    return crisp_rt_caps_validate(p, err);
 }

@@ -24,10 +24,12 @@ int crisp_rt_set_user(const struct crisp_process *p, struct crisp_err *err);
 int crisp_rt_enter_cwd(const char *cwd, struct crisp_err *err);
 
 /* Everything between the namespaces/mounts and the wait for start (or exec): with p->tty a pty
- * whose master is sent over sync_fd (PTY message), then set_limits, set_user, stdio_apply,
- * close_fds(sync_fd), enter_cwd. */
+ * whose master is sent over sync_fd (PTY message), then set_limits, the bounding set
+ * (crisp_rt_caps_bound), set_user, stdio_apply, close_fds(sync_fd), enter_cwd, and last the
+ * capability sets (crisp_rt_caps_apply). */
 int crisp_rt_become_process(const struct crisp_process *p, const struct crisp_rt_stdio *stdio,
                             int sync_fd, struct crisp_err *err);
 
-/* Checks p before anything is spawned: argv, cwd absolute, fds, arrays. INVALID_ARGUMENT. */
+/* Checks p before anything is spawned: argv, cwd absolute, fds, arrays, capability numbers.
+ * INVALID_ARGUMENT. */
 int crisp_rt_process_validate(const struct crisp_process *p, struct crisp_err *err);

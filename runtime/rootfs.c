@@ -88,6 +88,10 @@ static int populate(const struct crisp_container_spec *spec, int rootfd, struct 
             err);
     if (r == 0)
         r = crisp_rt_bind_mounts(rootfd, spec->mounts, spec->n_mounts, err);
+    if (r == 0)
+        r = crisp_rt_readonly_paths(rootfd, spec->readonly_paths, spec->n_readonly_paths, err);
+    if (r == 0)
+        r = crisp_rt_mask_paths(rootfd, spec->masked_paths, spec->n_masked_paths, err);
     return r;
 }
 

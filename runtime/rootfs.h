@@ -5,7 +5,8 @@
  *      the host's /sys if sysfs cannot be mounted), /dev (runtime/devices.h); their mount
  *      points must be real directories (symlinks refused, created when missing);
  *   4. the bind mounts (runtime/mounts.h);
- *   5. pivot_root(".", ".") and a lazy unmount of the old root.
+ *   5. the read-only paths, then the masked paths (runtime/mounts.h);
+ *   6. pivot_root(".", ".") and a lazy unmount of the old root.
  * Then crisp_rt_rootfs_finish: the read-only remount of "/" when asked, after the caller made
  * what still had to be written (the cwd). */
 #pragma once

@@ -33,6 +33,12 @@ int crisp_ctr_save(struct crisp_ctr *c, struct crisp_err *err)
         "created_at", (json_int_t)c->created_at, "pid", (int)c->pid, "started_at",
         (json_int_t)c->started_at, "finished_at", (json_int_t)c->finished_at, "exit_code",
         (int)c->exit_code, "oom_killed", c->oom_killed, "message", c->message ? c->message : "");
+    json_t *groups = json_array();
+    for (size_t i = 0; i < c->n_groups; i++)
+        json_array_append_new(groups, json_integer(c->groups[i]));
+    json_object_set_new(doc, "uid", json_integer(c->uid));
+    json_object_set_new(doc, "gid", json_integer(c->gid));
+    json_object_set_new(doc, "groups", groups);
     _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
     _cleanup_free_ char *path = crisp_xasprintf("%s/state.json", c->dir);
     return crisp_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -70,6 +76,13 @@ static int load_state(struct crisp_ctr *c, struct crisp_err *err)
     c->finished_at = json_integer_value(json_object_get(doc, "finished_at"));
     c->exit_code = (int32_t)json_integer_value(json_object_get(doc, "exit_code"));
     c->oom_killed = json_is_true(json_object_get(doc, "oom_killed"));
+    c->uid = (uid_t)json_integer_value(json_object_get(doc, "uid"));
+    c->gid = (gid_t)json_integer_value(json_object_get(doc, "gid"));
+    const json_t *groups = json_object_get(doc, "groups");
+    c->groups = crisp_xcalloc(json_array_size(groups) + 1, sizeof(gid_t));
+    size_t i;
+    const json_t *g;
+    json_array_foreach(groups, i, g) c->groups[c->n_groups++] = (gid_t)json_integer_value(g);
     return 0;
 }
 
@@ -96,6 +109,7 @@ void crisp_ctr_free(struct crisp_ctr *c)
     free(c->log_path);
     free(c->cgroup);
     free(c->message);
+    free(c->groups);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "container/image_config.h"
 #include "container/user.h"
+#include "runtime/capabilities.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -194,6 +196,89 @@ static int set_user(const Runtime__V1__ContainerConfig *cfg, const struct crisp_
     return 0;
 }
 
+static bool add_cap(int *caps, size_t *n, int cap)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (caps[i] == cap)
+            return true;
+    if (*n >= CRISP_CAP_MAX)
+        return false;
+    caps[(*n)++] = cap;
+    return true;
+}
+
+static void remove_cap(int *caps, size_t *n, int cap)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (caps[i] == cap)
+            caps[i--] = caps[--*n];
+}
+
+/* Applies one add or drop list ("ALL" allowed) to the set. */
+static int edit_caps(int *caps, size_t *n, char **names, size_t n_names, bool add,
+                     struct crisp_err *err)
+{
+    for (size_t i = 0; i < n_names; i++) {
+        if (strcasecmp(names[i], "ALL") == 0) {
+            if (add)
+                *n = crisp_cap_all(caps, CRISP_CAP_MAX);
+            else
+                *n = 0;
+            continue;
+        }
+        int cap = crisp_cap_from_name(names[i]);
+        if (cap < 0)
+            return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                                "CreateContainer: security_context.capabilities.%s_capabilities: "
+                                "unknown capability \"%s\"",
+                                add ? "add" : "drop", names[i]);
+        if (add)
+            add_cap(caps, n, cap);
+        else
+            remove_cap(caps, n, cap);
+    }
+    return 0;
+}
+
+/* The default set, drops then adds (containerd's order: an explicit add wins);
+ * privileged: every capability, no masked or read-only paths. */
+static int set_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
+                        struct crisp_monitor_spec *s, struct crisp_err *err)
+{
+    int caps[CRISP_CAP_MAX];
+    size_t n = 0;
+    if (sc && sc->privileged) {
+        n = crisp_cap_all(caps, CRISP_CAP_MAX);
+    } else {
+        size_t n_default;
+        const int *defaults = crisp_cap_default_set(&n_default);
+        memcpy(caps, defaults, n_default * sizeof(int));
+        n = n_default;
+        const Runtime__V1__Capability *c = sc ? sc->capabilities : NULL;
+        if (c && c->n_add_ambient_capabilities > 0)
+            return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
+                                "CreateContainer: ambient capabilities are not supported yet");
+        int r = c ? edit_caps(caps, &n, c->drop_capabilities, c->n_drop_capabilities, false, err)
+                  : 0;
+        if (r == 0 && c)
+            r = edit_caps(caps, &n, c->add_capabilities, c->n_add_capabilities, true, err);
+        if (r < 0)
+            return r;
+        s->masked_paths = crisp_xcalloc(sc ? sc->n_masked_paths + 1 : 1, sizeof(char *));
+        s->readonly_paths = crisp_xcalloc(sc ? sc->n_readonly_paths + 1 : 1, sizeof(char *));
+        for (size_t i = 0; sc && i < sc->n_masked_paths; i++)
+            s->masked_paths[s->n_masked_paths++] = crisp_xstrdup(sc->masked_paths[i]);
+        for (size_t i = 0; sc && i < sc->n_readonly_paths; i++)
+            s->readonly_paths[s->n_readonly_paths++] = crisp_xstrdup(sc->readonly_paths[i]);
+    }
+    s->caps = crisp_xcalloc(n + 1, sizeof(int));
+    memcpy(s->caps, caps, n * sizeof(int));
+    s->n_caps = n;
+    s->caps_set = true;
+    s->no_new_privs = sc && sc->no_new_privs;
+    return 0;
+}
+
 static void set_rootfs(const struct crisp_ctr_env *env, const struct crisp_ctr *c,
                        const struct crisp_image *image, struct crisp_monitor_spec *s)
 {
@@ -230,6 +315,8 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     }
     if (r == 0)
         r = set_user(cfg, &img, s, err);
+    if (r == 0)
+        r = set_security(sc, s, err);
     if (r == 0) {
         s->env = build_env(cfg, &img, pod->hostname);
         const char *wd = *cfg->working_dir ? cfg->working_dir : img.working_dir;

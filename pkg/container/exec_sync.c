@@ -133,7 +133,11 @@ int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *c
                                              .n_groups = spec.n_groups,
                                              .stdin_fd = -1,
                                              .stdout_fd = outp[1],
-                                             .stderr_fd = errp[1]},
+                                             .stderr_fd = errp[1],
+                                             .caps = spec.caps,
+                                             .n_caps = spec.n_caps,
+                                             .caps_set = spec.caps_set,
+                                             .no_new_privs = spec.no_new_privs},
                                  .cgroup_procs_files = (const char *const *)spec.cgroup_procs_files,
                                  .n_cgroup_procs_files = spec.n_cgroup_procs_files};
     struct crisp_exec_result res;

@@ -179,6 +179,11 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     if (r == 0)
         set_oom_score_adj(env, c, res, &spec);
     c->stop_signal = stop_signal_of(env, c);
+    c->uid = spec.uid;
+    c->gid = spec.gid;
+    c->groups = crisp_xcalloc(spec.n_groups + 1, sizeof(gid_t));
+    memcpy(c->groups, spec.groups, spec.n_groups * sizeof(gid_t));
+    c->n_groups = spec.n_groups;
     _cleanup_free_ char *spec_path = crisp_xasprintf("%s/spec.json", c->dir);
     if (r == 0)
         r = crisp_monitor_spec_write(spec_path, &spec, err);

@@ -148,6 +148,22 @@ static Runtime__V1__Mount **mounts_copy(struct crisp_arena *a,
     return out;
 }
 
+/* The ids the process runs with (CRI ContainerStatus.user). */
+static Runtime__V1__ContainerUser *container_user(struct crisp_arena *a, const struct crisp_ctr *c)
+{
+    Runtime__V1__ContainerUser *u =
+        crisp_msg_new(a, Runtime__V1__ContainerUser, RUNTIME__V1__CONTAINER_USER__INIT);
+    u->linux = crisp_msg_new(a, Runtime__V1__LinuxContainerUser,
+                             RUNTIME__V1__LINUX_CONTAINER_USER__INIT);
+    u->linux->uid = c->uid;
+    u->linux->gid = c->gid;
+    u->linux->n_supplemental_groups = c->n_groups;
+    u->linux->supplemental_groups = crisp_arena_array(a, int64_t, c->n_groups + 1);
+    for (size_t i = 0; i < c->n_groups; i++)
+        u->linux->supplemental_groups[i] = c->groups[i];
+    return u;
+}
+
 /* Caller holds c->lock. */
 static Runtime__V1__ContainerStatus *status_message(struct crisp_arena *a, struct crisp_ctr *c)
 {
@@ -176,6 +192,12 @@ static Runtime__V1__ContainerStatus *status_message(struct crisp_arena *a, struc
     st->n_mounts = cfg->n_mounts;
     st->mounts = mounts_copy(a, cfg);
     st->log_path = crisp_arena_strdup(a, c->log_path);
+    if (cfg->linux && cfg->linux->resources) {
+        st->resources = crisp_msg_new(a, Runtime__V1__ContainerResources,
+                                      RUNTIME__V1__CONTAINER_RESOURCES__INIT);
+        st->resources->linux = crisp_msg_clone(a, &cfg->linux->resources->base);
+    }
+    st->user = container_user(a, c);
     return st;
 }
 

@@ -34,3 +34,11 @@ char **crisp_msg_copy_strings(struct crisp_arena *a, char *const *src, size_t n)
         out[i] = crisp_arena_strdup(a, src[i]);
     return out;
 }
+
+void *crisp_msg_clone(struct crisp_arena *a, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = crisp_arena_alloc(a, len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    return protobuf_c_message_unpack(m->descriptor, &a->pb_allocator, len, buf);
+}

@@ -32,3 +32,5 @@ void *crisp_msg_copy_map(struct crisp_arena *a, const ProtobufCMessageDescriptor
 const char *crisp_map_get(void *const *entries, size_t n, const char *key);
 /* An arena copy of a string array. */
 char **crisp_msg_copy_strings(struct crisp_arena *a, char *const *src, size_t n);
+/* A deep copy of any message into the arena (through its wire form). */
+void *crisp_msg_clone(struct crisp_arena *a, const ProtobufCMessage *m);

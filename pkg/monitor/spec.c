@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/capabilities.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -80,11 +81,14 @@ void crisp_monitor_spec_free(struct crisp_monitor_spec *s)
         free((char *)s->mounts[i].destination);
     }
     free(s->mounts);
+    free_strv(s->masked_paths, s->n_masked_paths);
+    free_strv(s->readonly_paths, s->n_readonly_paths);
     free_strv(s->argv, strv_len(s->argv));
     free_strv(s->env, strv_len(s->env));
     free(s->cwd);
     free(s->groups);
     free(s->rlimits);
+    free(s->caps);
     free(s->log_path);
     free(s->oom_file);
     free(s->oom_key);
@@ -164,6 +168,18 @@ static int process_json(const struct crisp_monitor_spec *s, json_t **out, struct
     json_object_set_new(p, "tty", json_boolean(s->tty));
     json_object_set_new(p, "stdin", json_boolean(s->stdin));
     json_object_set_new(p, "stdin_once", json_boolean(s->stdin_once));
+    if (s->caps_set) {
+        json_t *caps = json_array();
+        json_object_set_new(p, "caps", caps);
+        for (size_t i = 0; i < s->n_caps; i++) {
+            char name[CRISP_CAP_NAME_MAX];
+            if (!crisp_cap_name(s->caps[i], name, sizeof(name)))
+                return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                                    "monitor spec: unknown capability %d", s->caps[i]);
+            json_array_append_new(caps, json_string(name));
+        }
+    }
+    json_object_set_new(p, "no_new_privs", json_boolean(s->no_new_privs));
     *out = crisp_steal_ptr(p);
     return 0;
 }
@@ -190,6 +206,8 @@ static int spec_json(const struct crisp_monitor_spec *s, json_t **out, struct cr
     json_object_set_new(o, "cgroup_procs_files",
                         strv_json(s->cgroup_procs_files, s->n_cgroup_procs_files));
     json_object_set_new(o, "mounts", mounts_json(s));
+    json_object_set_new(o, "masked_paths", strv_json(s->masked_paths, s->n_masked_paths));
+    json_object_set_new(o, "readonly_paths", strv_json(s->readonly_paths, s->n_readonly_paths));
     json_t *p = NULL;
     int r = process_json(s, &p, err);
     if (r < 0)
@@ -448,6 +466,35 @@ static int read_ids(const struct reader *rd, json_t *p, struct crisp_monitor_spe
     return 0;
 }
 
+/* Capability names; absent or null = not set, [] = none. */
+static int read_caps(const struct reader *rd, json_t *p, struct crisp_monitor_spec *s)
+{
+    json_t *a = json_object_get(p, "caps");
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a))
+        return bad(rd, "process.caps", "expected an array of capability names");
+    s->caps_set = true;
+    size_t n = json_array_size(a);
+    if (n == 0)
+        return 0;
+    s->caps = crisp_xcalloc(n, sizeof(*s->caps));
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(a, i);
+        if (!json_is_string(e))
+            return bad(rd, "process.caps", "expected an array of capability names");
+        const char *name = json_string_value(e);
+        int cap = json_string_length(e) == strlen(name) ? crisp_cap_from_name(name) : -EINVAL;
+        if (cap < 0) {
+            char what[96];
+            snprintf(what, sizeof(what), "unknown capability \"%.48s\"", name);
+            return bad(rd, "process.caps", what);
+        }
+        s->caps[s->n_caps++] = cap;
+    }
+    return 0;
+}
+
 static int read_process(const struct reader *rd, json_t *o, struct crisp_monitor_spec *s)
 {
     json_t *p = json_object_get(o, "process");
@@ -478,6 +525,10 @@ static int read_process(const struct reader *rd, json_t *o, struct crisp_monitor
         r = get_bool(rd, p, "stdin", &s->stdin);
     if (r == 0)
         r = get_bool(rd, p, "stdin_once", &s->stdin_once);
+    if (r == 0)
+        r = read_caps(rd, p, s);
+    if (r == 0)
+        r = get_bool(rd, p, "no_new_privs", &s->no_new_privs);
     return r;
 }
 
@@ -552,6 +603,10 @@ static int read_spec(const struct reader *rd, json_t *o, struct crisp_monitor_sp
     if (r == 0)
         r = read_mounts(rd, o, s);
     if (r == 0)
+        r = get_paths(rd, o, "masked_paths", &s->masked_paths, &s->n_masked_paths);
+    if (r == 0)
+        r = get_paths(rd, o, "readonly_paths", &s->readonly_paths, &s->n_readonly_paths);
+    if (r == 0)
         r = read_process(rd, o, s);
     return r;
 }
@@ -601,6 +656,10 @@ int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
         .n_cgroup_procs_files = s->n_cgroup_procs_files,
         .mounts = s->mounts,
         .n_mounts = s->n_mounts,
+        .masked_paths = (const char *const *)s->masked_paths,
+        .n_masked_paths = s->n_masked_paths,
+        .readonly_paths = (const char *const *)s->readonly_paths,
+        .n_readonly_paths = s->n_readonly_paths,
         .process =
             {
                 .argv = s->argv,
@@ -618,6 +677,10 @@ int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
                 .stdout_fd = -1,
                 .stderr_fd = -1,
                 .tty = s->tty,
+                .caps = s->caps,
+                .n_caps = s->n_caps,
+                .caps_set = s->caps_set,
+                .no_new_privs = s->no_new_privs,
             },
     };
     return 0;

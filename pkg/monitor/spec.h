@@ -13,12 +13,19 @@
  *    "cgroup_procs_files": ["..."],
  *    "mounts": [{"source": "...", "destination": "...", "readonly": false,
  *                "propagation": "private" | "rslave" | "rshared"}],
+ *    "masked_paths": ["/proc/kcore", ...], "readonly_paths": ["/proc/sys", ...],
  *    "process": {"argv": [...], "env": ["K=V", ...], "cwd": "/", "uid": 0, "gid": 0,
  *                "groups": [...], "rlimits": [{"type": "RLIMIT_NOFILE", "soft": N, "hard": N}],
  *                "oom_score_adj": N (absent: not set), "tty": false, "stdin": false,
- *                "stdin_once": false},
+ *                "stdin_once": false,
+ *                "caps": ["CAP_CHOWN", ...] (absent or null: not set; [] = none at all),
+ *                "no_new_privs": false},
  *    "log_path": "...", "oom_file": "...", "oom_key": "..."}
  *
+ * Capability names are written "CAP_CHOWN"; on read the prefix is optional and case does not
+ * matter (runtime/capabilities.h); an unknown name is INVALID_ARGUMENT naming it. Absent
+ * masked_paths, readonly_paths, caps and no_new_privs keep the launcher's behaviour from before
+ * they existed (nothing masked, every root capability, no no_new_privs).
  * An rlimit value of -1 means RLIM_INFINITY. On read, an empty string is the same as an absent
  * one (NULL): "" log_path = no log, "" netns = a new namespace. The file is written 0600 (the
  * environment may hold secrets).
@@ -60,6 +67,12 @@ struct crisp_monitor_spec {
     struct crisp_bind_mount *mounts;
     size_t n_mounts;
 
+    /* Absolute paths inside the container (crisp_container_spec). */
+    char **masked_paths;
+    size_t n_masked_paths;
+    char **readonly_paths;
+    size_t n_readonly_paths;
+
     /* The process. argv and env are NULL-terminated; argv has at least one entry. */
     char **argv;
     char **env; /* NULL = empty environment */
@@ -75,6 +88,12 @@ struct crisp_monitor_spec {
     bool tty;        /* a pty: stdout and stderr are one stream, logged as "stdout" */
     bool stdin;      /* keep a stdin pipe (or the pty) open for attach; else /dev/null */
     bool stdin_once; /* close stdin after the first attach ends (for attach; kept as given) */
+    /* Capability numbers (crisp_process.caps); caps_set false = not set (written without
+     * "caps"); caps_set with n_caps == 0 = none. */
+    int *caps;
+    size_t n_caps;
+    bool caps_set;
+    bool no_new_privs;
 
     char *log_path; /* absolute; NULL = no CRI log (the output is drained and dropped) */
     /* OOM-kill counter: the line "<oom_key> <N>" of oom_file, e.g. ".../memory.events" +

@@ -306,6 +306,20 @@ def exec_sync(client, cid, cmd, timeout=0):
     return client.call("ExecSync", req, timeout=60)
 
 
+def test_status_reports_user_and_resources(registry, client, pod):
+    client.call("PullImage", image=api_pb2.ImageSpec(image=registry.images["username"].ref),
+                timeout=60)
+    res = api_pb2.LinuxContainerResources(cpu_shares=512, memory_limit_in_bytes=64 << 20)
+    cid = create(client, pod, ctr_config(registry.images["username"].ref, name="who",
+                                         command=["true"],
+                                         linux=api_pb2.LinuxContainerConfig(resources=res)))
+    st = status(client, cid)
+    assert st.user.linux.uid == 1000 and st.user.linux.gid == 1000
+    assert list(st.user.linux.supplemental_groups) == [2000]  # app is a member of "extra"
+    assert st.resources.linux.cpu_shares == 512
+    assert st.resources.linux.memory_limit_in_bytes == 64 << 20
+
+
 def test_exec_sync_output_exit_code_and_context(client, running):
     r = exec_sync(client, running, ["sh", "-c", "echo out $GREETING; echo err >&2; id -u; pwd; exit 4"])
     assert r.exit_code == 4
@@ -396,3 +410,70 @@ def test_stop_sends_the_stop_signal_first(registry, client, crispd, pod, image_n
     st = status(client, cid)
     assert st.exit_code == 0 and st.reason == "Completed"
     assert (b"stdout", b"F", f"got {sig}".encode()) in log_lines(crispd.dir / f"{name}.log")
+
+
+DEFAULT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]  # the 14 containerd grants
+
+
+def caps_of(lines, field):
+    return int(next(l for l in lines if l.startswith(field.encode())).split()[1], 16)
+
+
+def security(**kw):
+    return api_pb2.LinuxContainerConfig(
+        security_context=api_pb2.LinuxContainerSecurityContext(**kw))
+
+
+def test_default_capabilities_and_no_new_privs(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    out = run_and_log(client, crispd, pod, image, "caps", ["grep", "-e", "Cap", "-e", "NoNewPrivs",
+                                                          "/proc/self/status"])
+    want = sum(1 << c for c in DEFAULT_CAPS)
+    assert caps_of(out, "CapEff") == want and caps_of(out, "CapBnd") == want
+    assert caps_of(out, "CapAmb") == 0
+    assert b"NoNewPrivs:\t0" in out
+    out = run_and_log(client, crispd, pod, image, "nnp", ["grep", "NoNewPrivs", "/proc/self/status"],
+                      linux=security(no_new_privs=True))
+    assert out == [b"NoNewPrivs:\t1"]
+
+
+def test_capability_add_drop_and_privileged(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    caps = api_pb2.Capability(drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"])
+    out = run_and_log(client, crispd, pod, image, "few", ["grep", "CapEff", "/proc/self/status"],
+                      linux=security(capabilities=caps))
+    assert caps_of(out, "CapEff") == 1 << 10
+    out = run_and_log(client, crispd, pod, image, "noadmin", ["sh", "-c", "hostname x; echo rc=$?"],
+                      )
+    assert out[-1] == b"rc=1"  # no CAP_SYS_ADMIN by default
+    out = run_and_log(client, crispd, pod, image, "priv", ["grep", "CapEff", "/proc/self/status"],
+                      linux=security(privileged=True))
+    own = int(next(l for l in open("/proc/self/status") if l.startswith("CapBnd")).split()[1], 16)
+    assert caps_of(out, "CapEff") == own
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, ctr_config(image, name="badcap", command=["true"],
+                                       linux=security(capabilities=api_pb2.Capability(
+                                           add_capabilities=["CAP_BOGUS"]))))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "CAP_BOGUS" in e.value.details()
+
+
+def test_masked_and_readonly_paths_as_the_kubelet_sends_them(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    out = run_and_log(client, crispd, pod, image, "mask", [
+        "sh", "-c", "wc -c < /proc/timer_list; ls /sys/firmware | wc -l; "
+                    "(echo x > /proc/sys/kernel/hostname) 2>/dev/null; echo rc=$?"],
+        linux=security(masked_paths=["/proc/timer_list", "/sys/firmware", "/proc/kcore"],
+                       readonly_paths=["/proc/sys"]))
+    assert out == [b"0", b"0", b"rc=1"]
+
+
+def test_exec_sync_runs_with_the_containers_capabilities(registry, client, crispd, pod):
+    caps = api_pb2.Capability(drop_capabilities=["ALL"], add_capabilities=["KILL"])
+    cid = create(client, pod, ctr_config(registry.images["busybox"].ref, name="execcaps",
+                                         command=["sleep", "1000"],
+                                         linux=security(capabilities=caps, no_new_privs=True)))
+    client.call("StartContainer", container_id=cid)
+    r = exec_sync(client, cid, ["grep", "-e", "CapEff", "-e", "NoNewPrivs", "/proc/self/status"])
+    lines = r.stdout.splitlines()
+    assert caps_of(lines, "CapEff") == 1 << 5
+    assert b"NoNewPrivs:\t1" in lines

@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "monitor/client.h"
+#include "runtime/capabilities.h"
 #include "monitor/crilog.h"
 #include "monitor/exit.h"
 #include "monitor/spawn.h"
@@ -480,6 +481,9 @@ static void test_spec_roundtrip(void **state)
     struct crisp_rlimit rl[] = {{RLIMIT_NOFILE, 1024, 4096}, {RLIMIT_CORE, 0, RLIM_INFINITY}};
     struct crisp_bind_mount mounts[] = {{"/src", "/dst", true, CRISP_PROP_RSLAVE},
                                         {"/s2", "/d2", false, CRISP_PROP_RSHARED}};
+    char *masked[] = {"/proc/kcore", "/sys/firmware"}, *readonly[] = {"/proc/sys"};
+    int caps[] = {crisp_cap_from_name("CHOWN"), crisp_cap_from_name("NET_BIND_SERVICE"),
+                  crisp_cap_from_name("SYS_ADMIN")};
     struct crisp_monitor_spec s = {
         .container_id = "abc",
         .lowerdirs = lowers,
@@ -510,6 +514,14 @@ static void test_spec_roundtrip(void **state)
         .tty = true,
         .stdin = true,
         .stdin_once = true,
+        .masked_paths = masked,
+        .n_masked_paths = 2,
+        .readonly_paths = readonly,
+        .n_readonly_paths = 1,
+        .caps = caps,
+        .n_caps = 3,
+        .caps_set = true,
+        .no_new_privs = true,
         .log_path = "/var/log/pods/x/0.log",
         .oom_file = "/sys/fs/cgroup/x/memory.events",
         .oom_key = "oom_kill",
@@ -564,6 +576,20 @@ static void test_spec_roundtrip(void **state)
     assert_string_equal(r.log_path, s.log_path);
     assert_string_equal(r.oom_file, s.oom_file);
     assert_string_equal(r.oom_key, "oom_kill");
+    assert_int_equal(r.n_masked_paths, 2);
+    assert_string_equal(r.masked_paths[0], "/proc/kcore");
+    assert_string_equal(r.masked_paths[1], "/sys/firmware");
+    assert_int_equal(r.n_readonly_paths, 1);
+    assert_string_equal(r.readonly_paths[0], "/proc/sys");
+    assert_true(r.caps_set);
+    assert_int_equal(r.n_caps, 3);
+    assert_memory_equal(r.caps, caps, sizeof(caps));
+    assert_true(r.no_new_privs);
+    /* names are written in full */
+    char *text = slurp(path, NULL);
+    assert_non_null(
+        strstr(text, "\"caps\":[\"CAP_CHOWN\",\"CAP_NET_BIND_SERVICE\",\"CAP_SYS_ADMIN\"]"));
+    free(text);
 
     /* the launcher's view points into r */
     struct crisp_container_spec cs;
@@ -576,6 +602,13 @@ static void test_spec_roundtrip(void **state)
     assert_int_equal(cs.process.stdout_fd, -1);
     assert_true(cs.process.tty);
     assert_int_equal(cs.n_mounts, 2);
+    assert_ptr_equal(cs.masked_paths[1], r.masked_paths[1]);
+    assert_int_equal(cs.n_masked_paths, 2);
+    assert_ptr_equal(cs.readonly_paths[0], r.readonly_paths[0]);
+    assert_int_equal(cs.n_readonly_paths, 1);
+    assert_ptr_equal(cs.process.caps, r.caps);
+    assert_int_equal(cs.process.n_caps, 3);
+    assert_true(cs.process.caps_set && cs.process.no_new_privs);
     crisp_monitor_spec_free(&r);
     crisp_monitor_spec_free(&r); /* idempotent */
 
@@ -589,7 +622,70 @@ static void test_spec_roundtrip(void **state)
     assert_false(r.set_oom_score_adj);
     assert_int_equal(r.n_lowerdirs, 0);
     assert_null(r.lowerdirs);
+    /* absent security fields: the launcher's old behaviour */
+    assert_false(r.caps_set);
+    assert_int_equal(r.n_caps, 0);
+    assert_false(r.no_new_privs);
+    assert_int_equal(r.n_masked_paths, 0);
+    assert_int_equal(r.n_readonly_paths, 0);
+    assert_int_equal(crisp_monitor_spec_to_container_spec(&r, &cs), 0);
+    assert_false(cs.process.caps_set);
+    assert_int_equal(cs.n_masked_paths + cs.n_readonly_paths, 0);
     crisp_monitor_spec_free(&r);
+
+    /* caps: [] is "none at all", null is "not set"; names as the CRI sends them */
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                     "\"caps\":[]}}");
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_true(r.caps_set);
+    assert_int_equal(r.n_caps, 0);
+    crisp_monitor_spec_free(&r);
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                     "\"caps\":null,\"no_new_privs\":null}}");
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_false(r.caps_set);
+    assert_false(r.no_new_privs);
+    crisp_monitor_spec_free(&r);
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"masked_paths\":[],"
+                     "\"process\":{\"argv\":[\"true\"],\"caps\":[\"kill\",\"Cap_Mknod\","
+                     "\"AUDIT_WRITE\"],\"no_new_privs\":false}}");
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_true(r.caps_set);
+    assert_int_equal(r.n_caps, 3);
+    assert_int_equal(r.caps[0], crisp_cap_from_name("CAP_KILL"));
+    assert_int_equal(r.caps[1], crisp_cap_from_name("CAP_MKNOD"));
+    assert_int_equal(r.caps[2], crisp_cap_from_name("CAP_AUDIT_WRITE"));
+    assert_int_equal(r.n_masked_paths, 0);
+    assert_null(r.masked_paths);
+    crisp_monitor_spec_free(&r);
+
+    /* an empty caps set is written as [] and read back as set */
+    s.n_caps = 0;
+    s.caps = NULL;
+    s.no_new_privs = false;
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), 0);
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_true(r.caps_set);
+    assert_int_equal(r.n_caps, 0);
+    assert_false(r.no_new_privs);
+    crisp_monitor_spec_free(&r);
+    /* not set: no "caps" key at all */
+    s.caps_set = false;
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), 0);
+    text = slurp(path, NULL);
+    assert_null(strstr(text, "\"caps\""));
+    free(text);
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_false(r.caps_set);
+    crisp_monitor_spec_free(&r);
+    /* a number without a name cannot be written */
+    int unnamed[] = {63};
+    s.caps = unnamed;
+    s.n_caps = 1;
+    s.caps_set = true;
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), -EINVAL);
+    assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "capability 63"));
 
     unlink(path);
     rmdir(dir);
@@ -645,6 +741,20 @@ static void test_spec_rejects_bad_input(void **state)
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"rlimits\":[{\"type\":"
         "\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]}%.0s}",
         "rlimits");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"caps\":[\"CHOWN\","
+        "\"CAP_BOGUS\"]}%.0s}",
+        "unknown capability \"CAP_BOGUS\"");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"caps\":[\"ALL\"]}%.0s}",
+        "unknown capability \"ALL\"");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"caps\":[5]}%.0s}",
+        "process.caps");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"caps\":\"CHOWN\"}%.0s}",
+        "process.caps");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"no_new_privs\":1}%.0s}",
+        "no_new_privs");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"masked_paths\":[\"proc/kcore\"],%s}", "masked_paths");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"readonly_paths\":[\"\"],%s}", "readonly_paths");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"readonly_paths\":\"/proc/sys\",%s}", "readonly_paths");
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"rootfs\":\"/s\",%s}", "duplicate");
     BAD("[1]%.0s", "object");
     BAD("{\"version\":1, %s", "line 1");
