@@ -182,7 +182,8 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     c->uid = spec.uid;
     c->gid = spec.gid;
     c->groups = crisp_xcalloc(spec.n_groups + 1, sizeof(gid_t));
-    memcpy(c->groups, spec.groups, spec.n_groups * sizeof(gid_t));
+    if (spec.n_groups)
+        memcpy(c->groups, spec.groups, spec.n_groups * sizeof(gid_t));
     c->n_groups = spec.n_groups;
     _cleanup_free_ char *spec_path = crisp_xasprintf("%s/spec.json", c->dir);
     if (r == 0)
