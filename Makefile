@@ -8,7 +8,7 @@ VERSION   := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2
 PYTHON    ?= /usr/bin/python3
 
 CC        ?= cc
-PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto libcap
+PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto libcap libseccomp
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
@@ -146,8 +146,11 @@ $(CRISPD): $(BUILD)/obj/cmd/crispd/main.o $(LIB)
 # statically), as a static PIE, which keeps its resident memory under 1 MiB (a dynamic glibc
 # alone maps more than that). Packed relative relocations (DT_RELR, glibc >= 2.36) shrink what
 # the startup self-relocation reads; 64 KiB segment alignment makes the pages mapped by the
-# kernel's fault-around the same at every ASLR base, so the figure is stable.
-MONITOR_LDLIBS  := -ljansson -lcap -pthread
+# kernel's fault-around the same at every ASLR base, so the figure is stable. libseccomp (only
+# used in the container's own process) is linked after libc: its code and syscall tables then
+# sit past everything the monitor itself touches instead of spreading it over more 64 KiB
+# fault-around windows (+128 KiB of RSS when it comes before libc).
+MONITOR_LDLIBS  := -ljansson -lcap -pthread -lc -lseccomp
 ifneq ($(SANITIZE),1)
 MONITOR_LDFLAGS := -static-pie -Wl,-z,pack-relative-relocs -Wl,-z,max-page-size=0x10000
 endif

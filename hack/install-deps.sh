@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-  libjansson-dev libsystemd-dev libcap-dev
+  libjansson-dev libsystemd-dev libcap-dev libseccomp-dev
   libcurl4-openssl-dev libarchive-dev libssl-dev
 )
 test_pkgs=(

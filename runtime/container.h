@@ -20,8 +20,8 @@
  * set up (no timeout: a mount that hangs hangs the call). Every call is thread-safe (nothing
  * global is touched).
  *
- * Not done here yet: seccomp, AppArmor/SELinux labels, /sys/fs/cgroup inside the container,
- * user namespaces, /dev/console.
+ * Not done here yet: AppArmor/SELinux labels, /sys/fs/cgroup inside the container, user
+ * namespaces, /dev/console.
  *
  * Ownership: specs are caller-owned and only read during the call. */
 #pragma once
@@ -57,6 +57,22 @@ struct crisp_bind_mount {
 struct crisp_rlimit {
     int resource; /* RLIMIT_* */
     rlim_t soft, hard;
+};
+
+/* A seccomp filter for a process (runtime/seccomp.h has the details).
+ * CRISP_SECCOMP_RUNTIME_DEFAULT: crisp's own table with the allow-list semantics of the Docker
+ * (moby) default profile: EPERM for everything not listed, capability-gated groups decided by
+ * the process's capabilities (crisp_process.caps; caps_set false = every capability).
+ * CRISP_SECCOMP_PROFILE: profile_json is an OCI LinuxSeccomp object (the "seccomp" member of an
+ * OCI runtime spec; Docker's archMap/includes/excludes are understood too). */
+enum crisp_seccomp_kind {
+    CRISP_SECCOMP_RUNTIME_DEFAULT,
+    CRISP_SECCOMP_PROFILE,
+};
+
+struct crisp_seccomp {
+    enum crisp_seccomp_kind kind;
+    const char *profile_json; /* CRISP_SECCOMP_PROFILE only; NULL otherwise */
 };
 
 /* The process to run, shared by crisp_container_create and crisp_container_exec. */
@@ -96,6 +112,13 @@ struct crisp_process {
     bool caps_set;
     /* prctl(PR_SET_NO_NEW_PRIVS) right before execve (CRI allowPrivilegeEscalation: false). */
     bool no_new_privs;
+    /* NULL: unconfined. Otherwise checked before anything is spawned (INVALID_ARGUMENT naming
+     * the field of a bad profile) and installed as late as the kernel allows: with
+     * no_new_privs right after it, just before execve; without, while the process still has
+     * CAP_SYS_ADMIN, i.e. before the ids and the final capability sets change (runc's order:
+     * the filter then also sees setgroups/setresuid/capset/the wait for start/execve, which
+     * the default table allows). */
+    const struct crisp_seccomp *seccomp;
 };
 
 struct crisp_container_spec {

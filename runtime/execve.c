@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/seccomp.h"
+
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static int exec_error(const char *file, int errnum, bool searched, struct crisp_err *err)
@@ -65,6 +67,10 @@ int crisp_rt_exec(const struct crisp_process *p, struct crisp_err *err)
     const char *file = p->argv[0];
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return crisp_syserrf(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    /* with no_new_privs, the filter comes last: nothing but execve runs under it */
+    int r = crisp_rt_seccomp_apply(p, CRISP_RT_SECCOMP_BEFORE_EXEC, err);
+    if (r < 0)
+        return r;
     if (strchr(file, '/')) {
         execve(file, p->argv, env);
         return exec_error(file, errno, false, err);

@@ -16,6 +16,7 @@
 #include "runtime/capabilities.h"
 #include "runtime/fds.h"
 #include "runtime/pty.h"
+#include "runtime/seccomp.h"
 #include "runtime/sync.h"
 #include "util/cleanup.h"
 
@@ -125,6 +126,8 @@ int crisp_rt_become_process(const struct crisp_process *p, const struct crisp_rt
         r = crisp_rt_set_limits(p, err);
     if (r == 0)
         r = crisp_rt_caps_bound(p, err); /* needs CAP_SETPCAP: before the ids change */
+    if (r == 0) /* without no_new_privs, only while CAP_SYS_ADMIN is still held */
+        r = crisp_rt_seccomp_apply(p, CRISP_RT_SECCOMP_PRIVILEGED, err);
     if (r == 0)
         r = crisp_rt_set_user(p, err);
     if (r == 0)
@@ -153,5 +156,8 @@ int crisp_rt_process_validate(const struct crisp_process *p, struct crisp_err *e
         bad = "groups or rlimits missing";
     if (bad)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "process: %s", bad);
-    return crisp_rt_caps_validate(p, err);
+    int r = crisp_rt_caps_validate(p, err);
+    if (r == 0)
+        r = crisp_seccomp_validate(p->seccomp, p, err);
+    return r;
 }

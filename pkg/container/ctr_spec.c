@@ -10,6 +10,7 @@
 #include "container/user.h"
 #include "runtime/capabilities.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 static char **strv_concat(char *const *a, size_t na, char *const *b, size_t nb, size_t *n)
@@ -258,8 +259,8 @@ static int set_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
         if (c && c->n_add_ambient_capabilities > 0)
             return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
                                 "CreateContainer: ambient capabilities are not supported yet");
-        int r = c ? edit_caps(caps, &n, c->drop_capabilities, c->n_drop_capabilities, false, err)
-                  : 0;
+        int r =
+            c ? edit_caps(caps, &n, c->drop_capabilities, c->n_drop_capabilities, false, err) : 0;
         if (r == 0 && c)
             r = edit_caps(caps, &n, c->add_capabilities, c->n_add_capabilities, true, err);
         if (r < 0)
@@ -277,6 +278,73 @@ static int set_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
     s->caps_set = true;
     s->no_new_privs = sc && sc->no_new_privs;
     return 0;
+}
+
+#define SECCOMP_PROFILE_MAX (1u << 20)
+
+static int seccomp_from_file(const char *path, struct crisp_monitor_spec *s, struct crisp_err *err)
+{
+    if (path[0] != '/')
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "CreateContainer: seccomp localhost profile \"%s\" must be an "
+                            "absolute path on the node",
+                            path);
+    char *json = NULL;
+    int r = crisp_read_file(path, SECCOMP_PROFILE_MAX, &json, NULL, err);
+    if (r < 0) {
+        crisp_err_prefix(err, "CreateContainer: seccomp localhost profile");
+        err->code = GRPC_STATUS_INVALID_ARGUMENT;
+        return r;
+    }
+    s->seccomp_set = true;
+    s->seccomp.kind = CRISP_SECCOMP_PROFILE;
+    s->seccomp.profile_json = json;
+    return 0;
+}
+
+/* SecurityProfile, or the deprecated seccomp_profile_path strings; absent =
+ * unconfined, as the kubelet means it; privileged containers run unconfined. */
+static int set_seccomp(const Runtime__V1__LinuxContainerSecurityContext *sc,
+                       struct crisp_monitor_spec *s, struct crisp_err *err)
+{
+    if (!sc || sc->privileged)
+        return 0;
+    if (sc->seccomp) {
+        switch (sc->seccomp->profile_type) {
+        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
+            s->seccomp_set = true;
+            s->seccomp.kind = CRISP_SECCOMP_RUNTIME_DEFAULT;
+            return 0;
+        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Unconfined:
+            return 0;
+        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
+            return seccomp_from_file(sc->seccomp->localhost_ref, s, err);
+        default:
+            break;
+        }
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "CreateContainer: seccomp profile_type %d is not one of "
+                            "RuntimeDefault, Unconfined, Localhost",
+                            (int)sc->seccomp->profile_type);
+    }
+    /* The kubelet may still send the deprecated string form. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    const char *legacy = sc->seccomp_profile_path ? sc->seccomp_profile_path : "";
+#pragma GCC diagnostic pop
+    if (!*legacy || strcmp(legacy, "unconfined") == 0)
+        return 0;
+    if (strcmp(legacy, "runtime/default") == 0 || strcmp(legacy, "docker/default") == 0) {
+        s->seccomp_set = true;
+        s->seccomp.kind = CRISP_SECCOMP_RUNTIME_DEFAULT;
+        return 0;
+    }
+    if (strncmp(legacy, "localhost/", 10) == 0)
+        return seccomp_from_file(legacy + 9, s, err);
+    return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                        "CreateContainer: seccomp_profile_path \"%s\": expected runtime/default, "
+                        "docker/default, unconfined or localhost/<absolute path>",
+                        legacy);
 }
 
 static void set_rootfs(const struct crisp_ctr_env *env, const struct crisp_ctr *c,
@@ -317,6 +385,8 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         r = set_user(cfg, &img, s, err);
     if (r == 0)
         r = set_security(sc, s, err);
+    if (r == 0)
+        r = set_seccomp(sc, s, err);
     if (r == 0) {
         s->env = build_env(cfg, &img, pod->hostname);
         const char *wd = *cfg->working_dir ? cfg->working_dir : img.working_dir;

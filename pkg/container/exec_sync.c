@@ -137,7 +137,8 @@ int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *c
                                              .caps = spec.caps,
                                              .n_caps = spec.n_caps,
                                              .caps_set = spec.caps_set,
-                                             .no_new_privs = spec.no_new_privs},
+                                             .no_new_privs = spec.no_new_privs,
+                                             .seccomp = spec.seccomp_set ? &spec.seccomp : NULL},
                                  .cgroup_procs_files = (const char *const *)spec.cgroup_procs_files,
                                  .n_cgroup_procs_files = spec.n_cgroup_procs_files};
     struct crisp_exec_result res;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/capabilities.h"
+#include "runtime/seccomp.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -89,6 +90,7 @@ void crisp_monitor_spec_free(struct crisp_monitor_spec *s)
     free(s->groups);
     free(s->rlimits);
     free(s->caps);
+    free((char *)s->seccomp.profile_json);
     free(s->log_path);
     free(s->oom_file);
     free(s->oom_key);
@@ -180,6 +182,19 @@ static int process_json(const struct crisp_monitor_spec *s, json_t **out, struct
         }
     }
     json_object_set_new(p, "no_new_privs", json_boolean(s->no_new_privs));
+    if (s->seccomp_set) {
+        json_t *sc = NULL;
+        if (s->seccomp.kind == CRISP_SECCOMP_RUNTIME_DEFAULT && !s->seccomp.profile_json)
+            sc = json_pack("{s:s}", "kind", "runtime_default");
+        else if (s->seccomp.kind == CRISP_SECCOMP_PROFILE && s->seccomp.profile_json)
+            sc = json_pack("{s:s, s:s}", "kind", "profile", "profile", s->seccomp.profile_json);
+        if (!sc) /* json_pack also fails on a profile that is not valid UTF-8 */
+            return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                                "monitor spec: bad seccomp (kind %d, profile %s)",
+                                (int)s->seccomp.kind,
+                                s->seccomp.profile_json ? "given" : "missing");
+        json_object_set_new(p, "seccomp", sc);
+    }
     *out = crisp_steal_ptr(p);
     return 0;
 }
@@ -495,6 +510,41 @@ static int read_caps(const struct reader *rd, json_t *p, struct crisp_monitor_sp
     return 0;
 }
 
+/* {"kind": "runtime_default"} or {"kind": "profile", "profile": "..."}; absent or null =
+ * unconfined. The profile is parsed and compiled now, for the capabilities read before it. */
+static int read_seccomp(const struct reader *rd, json_t *p, struct crisp_monitor_spec *s)
+{
+    json_t *o = json_object_get(p, "seccomp");
+    if (!o || json_is_null(o))
+        return 0;
+    if (!json_is_object(o))
+        return bad(rd, "process.seccomp", "expected an object");
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    json_t *profile = json_object_get(o, "profile");
+    bool has_profile = profile && !json_is_null(profile);
+    if (kind && strcmp(kind, "runtime_default") == 0) {
+        if (has_profile)
+            return bad(rd, "process.seccomp.profile", "not allowed with runtime_default");
+        s->seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_RUNTIME_DEFAULT};
+    } else if (kind && strcmp(kind, "profile") == 0) {
+        if (!json_is_string(profile) || json_string_length(profile) == 0 ||
+            strlen(json_string_value(profile)) != json_string_length(profile))
+            return bad(rd, "process.seccomp.profile", "expected the profile's JSON text");
+        s->seccomp =
+            (struct crisp_seccomp){.kind = CRISP_SECCOMP_PROFILE,
+                                   .profile_json = crisp_xstrdup(json_string_value(profile))};
+    } else {
+        return bad(rd, "process.seccomp.kind", "expected \"runtime_default\" or \"profile\"");
+    }
+    s->seccomp_set = true;
+    const struct crisp_process proc = {
+        .uid = s->uid, .caps = s->caps, .n_caps = s->n_caps, .caps_set = s->caps_set};
+    int r = crisp_seccomp_validate(&s->seccomp, &proc, rd->err);
+    if (r < 0)
+        crisp_err_prefix(rd->err, "monitor spec %s: \"process.seccomp\"", rd->path);
+    return r;
+}
+
 static int read_process(const struct reader *rd, json_t *o, struct crisp_monitor_spec *s)
 {
     json_t *p = json_object_get(o, "process");
@@ -529,6 +579,8 @@ static int read_process(const struct reader *rd, json_t *o, struct crisp_monitor
         r = read_caps(rd, p, s);
     if (r == 0)
         r = get_bool(rd, p, "no_new_privs", &s->no_new_privs);
+    if (r == 0)
+        r = read_seccomp(rd, p, s); /* after the caps: they decide the gated groups */
     return r;
 }
 
@@ -681,6 +733,7 @@ int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
                 .n_caps = s->n_caps,
                 .caps_set = s->caps_set,
                 .no_new_privs = s->no_new_privs,
+                .seccomp = s->seccomp_set ? &s->seccomp : NULL,
             },
     };
     return 0;

@@ -19,13 +19,20 @@
  *                "oom_score_adj": N (absent: not set), "tty": false, "stdin": false,
  *                "stdin_once": false,
  *                "caps": ["CAP_CHOWN", ...] (absent or null: not set; [] = none at all),
- *                "no_new_privs": false},
+ *                "no_new_privs": false,
+ *                "seccomp": {"kind": "runtime_default"}
+ *                         | {"kind": "profile", "profile": "<OCI LinuxSeccomp JSON text>"}
+ *                           (absent or null: unconfined)},
  *    "log_path": "...", "oom_file": "...", "oom_key": "..."}
  *
  * Capability names are written "CAP_CHOWN"; on read the prefix is optional and case does not
  * matter (runtime/capabilities.h); an unknown name is INVALID_ARGUMENT naming it. Absent
- * masked_paths, readonly_paths, caps and no_new_privs keep the launcher's behaviour from before
- * they existed (nothing masked, every root capability, no no_new_privs).
+ * masked_paths, readonly_paths, caps, no_new_privs and seccomp keep the launcher's behaviour from
+ * before they existed (nothing masked, every root capability, no no_new_privs, no filter).
+ * A seccomp profile is checked on read (runtime/seccomp.h: parsed and compiled for the spec's
+ * capabilities), so that a bad one fails the container's creation, not its start:
+ * INVALID_ARGUMENT "monitor spec <path>: \"process.seccomp\": seccomp profile: syscalls[3].action:
+ * unknown action \"X\"". Writing checks the kind and that a profile is there.
  * An rlimit value of -1 means RLIM_INFINITY. On read, an empty string is the same as an absent
  * one (NULL): "" log_path = no log, "" netns = a new namespace. The file is written 0600 (the
  * environment may hold secrets).
@@ -94,6 +101,10 @@ struct crisp_monitor_spec {
     size_t n_caps;
     bool caps_set;
     bool no_new_privs;
+    /* crisp_process.seccomp: seccomp_set false = unconfined (written without "seccomp");
+     * seccomp.profile_json (CRISP_SECCOMP_PROFILE only) is owned by the spec (malloc'd). */
+    bool seccomp_set;
+    struct crisp_seccomp seccomp;
 
     char *log_path; /* absolute; NULL = no CRI log (the output is drained and dropped) */
     /* OOM-kill counter: the line "<oom_key> <N>" of oom_file, e.g. ".../memory.events" +

@@ -477,3 +477,45 @@ def test_exec_sync_runs_with_the_containers_capabilities(registry, client, crisp
     lines = r.stdout.splitlines()
     assert caps_of(lines, "CapEff") == 1 << 5
     assert b"NoNewPrivs:\t1" in lines
+
+
+def seccomp(kind, ref=""):
+    return api_pb2.SecurityProfile(profile_type=kind, localhost_ref=ref)
+
+
+def test_seccomp_runtime_default_unconfined_and_localhost(registry, client, crispd, pod):
+    image = registry.images["busybox"].ref
+    admin = api_pb2.Capability(add_capabilities=["SYS_ADMIN"])
+    out = run_and_log(client, crispd, pod, image, "sd", [
+        "sh", "-c", "grep Seccomp: /proc/self/status; unshare -n true; echo unshare=$?"],
+        linux=security(seccomp=seccomp(api_pb2.SecurityProfile.RuntimeDefault)))
+    assert out[0] == b"Seccomp:\t2" and out[-1] == b"unshare=1"
+    out = run_and_log(client, crispd, pod, image, "un", [
+        "sh", "-c", "grep Seccomp: /proc/self/status; hostname x && echo set"],
+        linux=security(capabilities=admin,
+                       seccomp=seccomp(api_pb2.SecurityProfile.Unconfined)))
+    assert out == [b"Seccomp:\t0", b"set"]
+    profile = crispd.dir / "deny-sethostname.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}))
+    out = run_and_log(client, crispd, pod, image, "lh", [
+        "sh", "-c", "hostname y 2>/dev/null; echo rc=$?"],
+        linux=security(capabilities=admin,
+                       seccomp=seccomp(api_pb2.SecurityProfile.Localhost, str(profile))))
+    assert out == [b"rc=1"]
+
+
+@pytest.mark.parametrize("profile,ref", [("{not json", None), (None, "relative.json"),
+                                         (None, "/no/such/profile.json")])
+def test_bad_seccomp_profiles_fail_create(registry, client, crispd, pod, profile, ref):
+    if profile is not None:
+        path = crispd.dir / "bad.json"
+        path.write_text(profile)
+        ref = str(path)
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, ctr_config(registry.images["busybox"].ref, name="badsc",
+                                       command=["true"], linux=security(
+                                           seccomp=seccomp(api_pb2.SecurityProfile.Localhost,
+                                                           ref))))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert len(client.call("ListContainers").containers) == 0

@@ -484,6 +484,9 @@ static void test_spec_roundtrip(void **state)
     char *masked[] = {"/proc/kcore", "/sys/firmware"}, *readonly[] = {"/proc/sys"};
     int caps[] = {crisp_cap_from_name("CHOWN"), crisp_cap_from_name("NET_BIND_SERVICE"),
                   crisp_cap_from_name("SYS_ADMIN")};
+    const char *profile = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": "
+                          "[\"sethostname\"], \"action\": \"SCMP_ACT_ERRNO\", \"includes\": "
+                          "{\"caps\": [\"CAP_SYS_ADMIN\"]}}]}";
     struct crisp_monitor_spec s = {
         .container_id = "abc",
         .lowerdirs = lowers,
@@ -522,6 +525,8 @@ static void test_spec_roundtrip(void **state)
         .n_caps = 3,
         .caps_set = true,
         .no_new_privs = true,
+        .seccomp_set = true,
+        .seccomp = {.kind = CRISP_SECCOMP_PROFILE, .profile_json = profile},
         .log_path = "/var/log/pods/x/0.log",
         .oom_file = "/sys/fs/cgroup/x/memory.events",
         .oom_key = "oom_kill",
@@ -585,6 +590,10 @@ static void test_spec_roundtrip(void **state)
     assert_int_equal(r.n_caps, 3);
     assert_memory_equal(r.caps, caps, sizeof(caps));
     assert_true(r.no_new_privs);
+    assert_true(r.seccomp_set);
+    assert_int_equal(r.seccomp.kind, CRISP_SECCOMP_PROFILE);
+    assert_string_equal(r.seccomp.profile_json, profile);
+    assert_ptr_not_equal(r.seccomp.profile_json, profile);
     /* names are written in full */
     char *text = slurp(path, NULL);
     assert_non_null(
@@ -609,6 +618,7 @@ static void test_spec_roundtrip(void **state)
     assert_ptr_equal(cs.process.caps, r.caps);
     assert_int_equal(cs.process.n_caps, 3);
     assert_true(cs.process.caps_set && cs.process.no_new_privs);
+    assert_ptr_equal(cs.process.seccomp, &r.seccomp);
     crisp_monitor_spec_free(&r);
     crisp_monitor_spec_free(&r); /* idempotent */
 
@@ -628,9 +638,11 @@ static void test_spec_roundtrip(void **state)
     assert_false(r.no_new_privs);
     assert_int_equal(r.n_masked_paths, 0);
     assert_int_equal(r.n_readonly_paths, 0);
+    assert_false(r.seccomp_set);
     assert_int_equal(crisp_monitor_spec_to_container_spec(&r, &cs), 0);
     assert_false(cs.process.caps_set);
     assert_int_equal(cs.n_masked_paths + cs.n_readonly_paths, 0);
+    assert_null(cs.process.seccomp); /* unconfined */
     crisp_monitor_spec_free(&r);
 
     /* caps: [] is "none at all", null is "not set"; names as the CRI sends them */
@@ -657,6 +669,58 @@ static void test_spec_roundtrip(void **state)
     assert_int_equal(r.caps[2], crisp_cap_from_name("CAP_AUDIT_WRITE"));
     assert_int_equal(r.n_masked_paths, 0);
     assert_null(r.masked_paths);
+    crisp_monitor_spec_free(&r);
+
+    /* seccomp: runtime_default as written; null is unconfined; a profile as the CRI layer
+     * would write it by hand */
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                     "\"seccomp\":{\"kind\":\"runtime_default\"}}}");
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_true(r.seccomp_set);
+    assert_int_equal(r.seccomp.kind, CRISP_SECCOMP_RUNTIME_DEFAULT);
+    assert_null(r.seccomp.profile_json);
+    assert_int_equal(crisp_monitor_spec_to_container_spec(&r, &cs), 0);
+    assert_ptr_equal(cs.process.seccomp, &r.seccomp);
+    crisp_monitor_spec_free(&r);
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                     "\"seccomp\":null}}");
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_false(r.seccomp_set);
+    crisp_monitor_spec_free(&r);
+    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                     "\"seccomp\":{\"kind\":\"profile\",\"profile\":"
+                     "\"{\\\"defaultAction\\\":\\\"SCMP_ACT_LOG\\\"}\"}}}");
+    if (crisp_monitor_spec_read(path, &r, &err) < 0)
+        fail_msg("read: %s", err.msg);
+    assert_true(r.seccomp_set);
+    assert_string_equal(r.seccomp.profile_json, "{\"defaultAction\":\"SCMP_ACT_LOG\"}");
+    crisp_monitor_spec_free(&r);
+    s.seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_RUNTIME_DEFAULT};
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), 0);
+    text = slurp(path, NULL);
+    assert_non_null(strstr(text, "\"seccomp\":{\"kind\":\"runtime_default\"}"));
+    free(text);
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_true(r.seccomp_set);
+    assert_int_equal(r.seccomp.kind, CRISP_SECCOMP_RUNTIME_DEFAULT);
+    crisp_monitor_spec_free(&r);
+    /* what cannot be written: a profile kind without one, RuntimeDefault with one, a kind
+     * that does not exist */
+    s.seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_PROFILE};
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "seccomp"));
+    s.seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_RUNTIME_DEFAULT, .profile_json = "{}"};
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), -EINVAL);
+    s.seccomp = (struct crisp_seccomp){.kind = (enum crisp_seccomp_kind)7};
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), -EINVAL);
+    /* not set: no "seccomp" key at all */
+    s.seccomp_set = false;
+    assert_int_equal(crisp_monitor_spec_write(path, &s, &err), 0);
+    text = slurp(path, NULL);
+    assert_null(strstr(text, "\"seccomp\""));
+    free(text);
+    assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
+    assert_false(r.seccomp_set);
     crisp_monitor_spec_free(&r);
 
     /* an empty caps set is written as [] and read back as set */
@@ -752,6 +816,30 @@ static void test_spec_rejects_bad_input(void **state)
         "process.caps");
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"no_new_privs\":1}%.0s}",
         "no_new_privs");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":1}%.0s}",
+        "\"process.seccomp\": expected an object");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":{}}%.0s}",
+        "\"process.seccomp.kind\": expected \"runtime_default\" or \"profile\"");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"unconfined\"}}%.0s}",
+        "process.seccomp.kind");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"profile\"}}%.0s}",
+        "\"process.seccomp.profile\": expected the profile's JSON text");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"profile\",\"profile\":{}}}%.0s}",
+        "process.seccomp.profile");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"runtime_default\",\"profile\":\"{}\"}}%.0s}",
+        "\"process.seccomp.profile\": not allowed with runtime_default");
+    /* the profile itself is checked when the spec is read */
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"profile\",\"profile\":\"{\\\"defaultAction\\\":\\\"SCMP_ACT_ALLOW\\\","
+        "\\\"syscalls\\\":[{\\\"names\\\":[\\\"read\\\"],\\\"action\\\":\\\"X\\\"}]}\"}}%.0s}",
+        "\"process.seccomp\": seccomp profile: syscalls[0].action: unknown action \"X\"");
+    BAD("{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"x\"],\"seccomp\":"
+        "{\"kind\":\"profile\",\"profile\":\"{\"}}%.0s}",
+        "seccomp profile: line 1");
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"masked_paths\":[\"proc/kcore\"],%s}", "masked_paths");
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"readonly_paths\":[\"\"],%s}", "readonly_paths");
     BAD("{\"version\":1,\"rootfs\":\"/r\",\"readonly_paths\":\"/proc/sys\",%s}", "readonly_paths");
