@@ -113,11 +113,14 @@ struct crisp_process {
     /* prctl(PR_SET_NO_NEW_PRIVS) right before execve (CRI allowPrivilegeEscalation: false). */
     bool no_new_privs;
     /* NULL: unconfined. Otherwise checked before anything is spawned (INVALID_ARGUMENT naming
-     * the field of a bad profile) and installed as late as the kernel allows: with
-     * no_new_privs right after it, just before execve; without, while the process still has
-     * CAP_SYS_ADMIN, i.e. before the ids and the final capability sets change (runc's order:
-     * the filter then also sees setgroups/setresuid/capset/the wait for start/execve, which
-     * the default table allows). */
+     * the field of a bad profile), compiled in the process during create/exec (what libseccomp
+     * refuses fails there too) and installed as late as the kernel allows: with no_new_privs
+     * right after it, just before execve (nothing else runs under the filter); without, while
+     * the process still has CAP_SYS_ADMIN, i.e. before the ids and the final capability sets
+     * change (runc's order: the filter then also sees setgroups/setresgid/setresuid, openat
+     * and fstat of /dev/null, fcntl/dup2/close/close_range, chdir/getcwd, prctl/capget/capset,
+     * sendmsg/recvmsg (READY, START), rt_sigprocmask, umask, execve and malloc's brk/mmap, all
+     * of which the default table allows; a custom profile has to allow them too). */
     const struct crisp_seccomp *seccomp;
 };
 

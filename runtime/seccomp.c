@@ -4,20 +4,18 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/seccomp_internal.h"
 #include "util/cleanup.h"
-#include "util/mem.h"
 
 #define X32_SYSCALL_BIT 0x40000000u
 #define STUB_MAX        (1 + 5 * CRISP_SECCOMP_MAX_ARCHES)
@@ -111,33 +109,50 @@ static int build(const struct crisp_seccomp *sc, const struct crisp_process *p, 
 
 /* ---- the program ---- */
 
-/* libseccomp's program, through a memfd (2.5 has no export to memory). */
+/* libseccomp's program, through a pipe (2.5 has no export to memory; a pipe, unlike a memfd, is
+ * not subject to RLIMIT_FSIZE, which the process already has). Non-blocking: libseccomp writes
+ * it at once, and one larger than the pipe (64 KiB: 8192 instructions, twice the kernel's
+ * limit) is cut short instead of blocking, and then refused for its size. */
 static int export_program(const struct crisp_seccomp_filter *f, struct sock_filter **prog,
                           size_t *n, struct crisp_err *err)
 {
-    _cleanup_close_ int fd = memfd_create("crisp-seccomp", MFD_CLOEXEC);
-    if (fd < 0)
-        return crisp_syserrf(err, errno, "seccomp: memfd_create");
-    int r = seccomp_export_bpf(f->ctx, fd);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        return crisp_syserrf(err, errno, "seccomp: pipe");
+    _cleanup_close_ int rd = fds[0];
+    int r = seccomp_export_bpf(f->ctx, fds[1]);
+    close(fds[1]);
     if (r < 0)
         return crisp_syserrf(err, -r, "seccomp: generate the filter");
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return crisp_syserrf(err, errno, "seccomp: stat the filter");
-    size_t size = (size_t)st.st_size;
-    if (size == 0 || size % sizeof(struct sock_filter) != 0)
-        return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "seccomp: filter of %zu bytes", size);
-    struct sock_filter *buf = crisp_xmalloc(size + STUB_MAX * sizeof(*buf));
-    size_t done = 0;
-    while (done < size) {
-        ssize_t got = pread(fd, (char *)(buf + STUB_MAX) + done, size - done, (off_t)done);
-        if (got <= 0) {
-            free(buf);
-            return crisp_syserrf(err, got < 0 ? errno : EIO, "seccomp: read the filter");
+    const size_t head = STUB_MAX * sizeof(struct sock_filter);
+    size_t size = 0, cap = 16384;
+    char *buf = malloc(head + cap);
+    while (buf) {
+        if (size == cap) {
+            char *bigger = realloc(buf, head + cap * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            cap *= 2;
         }
-        done += (size_t)got;
+        ssize_t got = read(rd, buf + head + size, cap - size);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            r = crisp_syserrf(err, errno, "seccomp: read the filter");
+        if (got <= 0)
+            break;
+        size += (size_t)got;
     }
-    *prog = buf; /* the first STUB_MAX slots are for the stub */
+    if (r == 0 && (!buf || size == cap)) /* size == cap: realloc failed */
+        r = crisp_syserrf(err, ENOMEM, "seccomp: read the filter");
+    if (r == 0 && (size == 0 || size % sizeof(struct sock_filter) != 0))
+        r = crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "seccomp: filter of %zu bytes", size);
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
+    *prog = (struct sock_filter *)(void *)buf; /* the first STUB_MAX slots: for the stub */
     *n = size / sizeof(struct sock_filter);
     return 0;
 }
@@ -243,11 +258,12 @@ static int install(const struct sock_fprog *fprog, unsigned int flags, struct cr
     return crisp_syserrf(err, errno, "install the seccomp filter");
 }
 
-/* The program built at the privileged stage for the last one (no_new_privs): the child's own
- * copy of this variable (the launcher's process is single-threaded and about to execve; the
- * caller never sets it). Left allocated once installed: free() could need a syscall the filter
- * refuses. */
+/* The program built at the privileged stage for the last one (no_new_privs): the launched
+ * process's own copy of this variable (it is single-threaded and about to execve; nothing else
+ * calls crisp_rt_seccomp_apply), tied to the process spec it was built for. Left allocated
+ * once installed: free() could need a syscall the filter refuses. */
 static struct {
+    const struct crisp_process *p;
     struct sock_filter *prog;
     size_t start, len;
     unsigned int flags;
@@ -260,11 +276,12 @@ int crisp_rt_seccomp_apply(const struct crisp_process *p, enum crisp_rt_seccomp_
         return 0;
     /* built at the privileged stage either way: a filter libseccomp or the kernel's size limit
      * refuses fails the creation, not the start */
-    if (!prepared.prog) {
+    if (!prepared.prog || prepared.p != p) {
         int r = program(p->seccomp, p, &prepared.prog, &prepared.start, &prepared.len,
                         &prepared.flags, err);
         if (r < 0)
             return r;
+        prepared.p = p;
     }
     if (stage == CRISP_RT_SECCOMP_PRIVILEGED && p->no_new_privs)
         return 0; /* installed right before execve */

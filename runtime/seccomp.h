@@ -19,7 +19,9 @@
  * skipped (as runc does); rules whose action is the default action are no-ops; when two
  * conditions of one rule test the same argument, each condition becomes a rule of its own
  * (runc's behaviour: libseccomp cannot AND them). architectures: "SCMP_ARCH_X86_64" and the
- * like (every name libseccomp knows; none = the native one only). flags:
+ * like (X86, X86_64, X32, ARM, AARCH64, MIPS*, PPC*, S390*, PARISC*, RISCV64, of the native byte
+ * order); the native one is always in; a syscall made through an ABI the filter does not list
+ * (int $0x80 without SCMP_ARCH_X86) kills the process (libseccomp's bad-arch action). flags:
  * SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_TSYNC (a no-op:
  * the process is single-threaded). Docker's form is understood as well: archMap (the entry for
  * the native architecture), "name", and includes/excludes {caps, arches, minKernel} decided by
@@ -31,7 +33,8 @@
  * filter names (for its architecture) gets ENOSYS instead, as runc does, so that a libc probing
  * a syscall newer than the profile (fchmodat2, ...) falls back instead of failing with EPERM.
  *
- * Thread-safe (libseccomp's one-time probe of the kernel races benignly). */
+ * crisp_seccomp_validate is thread-safe; crisp_rt_seccomp_apply only runs in the launched
+ * process. */
 #pragma once
 
 #include "runtime/container.h"

@@ -625,6 +625,59 @@ static void test_profile_kill_and_args(void **state)
     check_clean();
 }
 
+/* Without no_new_privs the filter is in before the ids change: a profile must allow what
+ * crisp's own setup does after that point (runtime/container.h lists it), no more. */
+static void test_profile_setup_syscalls(void **state)
+{
+    struct fixture *f = *state;
+    default_caps_plus(f, -1);
+    f->spec.process.uid = 1000;
+    f->spec.process.gid = 1000;
+    const char *const base =
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 99, \"architectures\": "
+        "[\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\"], \"syscalls\": "
+        "[{\"names\": [%s \"setgroups\", \"setresgid\", \"setresuid\", \"openat\", "
+        "\"newfstatat\", \"fstat\", \"fcntl\", \"dup2\", \"dup3\", \"close\", "
+        "\"close_range\", \"chdir\", \"getcwd\", \"prctl\", \"capget\", \"capset\", "
+        "\"sendmsg\", \"recvmsg\", \"rt_sigprocmask\", \"umask\", \"execve\", "
+        "\"exit_group\", \"brk\", \"mmap\", \"munmap\", "
+        /* what the static probe needs */
+        "\"arch_prctl\", \"set_tid_address\", \"set_robust_list\", \"rseq\", "
+        "\"prlimit64\", \"mprotect\", \"readlinkat\", \"getrandom\", \"uname\", "
+        "\"ioctl\", \"write\", \"getpid\"], \"action\": \"SCMP_ACT_ALLOW\"}]}";
+    /* the launcher's own code is instrumented in ASan builds: its runtime needs more */
+#if defined(__SANITIZE_ADDRESS__)
+    const char *sanitizer = "\"sigaltstack\", \"gettid\", \"sched_yield\", \"madvise\", "
+                            "\"getpid\", \"tgkill\", \"rt_sigaction\", ";
+#else
+    const char *sanitizer = "";
+#endif
+    char json[2048];
+    snprintf(json, sizeof(json), base, sanitizer);
+    use_profile(f, json);
+    char *argv[] = {"probe", NULL};
+    int status;
+    char *out = run_argv(f, argv, &status);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("probe: status 0x%x, output: %s", (unsigned)status, out);
+    assert_contains(out, "keyctl=99\n");
+    assert_contains(out, "getpid=0\n");
+    assert_contains(out, "i386_getpid=0\n");
+    assert_contains(out, "i386_keyctl=99\n");
+    free(out);
+    /* without setresuid the setup itself fails, and says so */
+    snprintf(json, sizeof(json), base, sanitizer);
+    char *hole = strstr(json, "\"setresuid\", ");
+    assert_non_null(hole);
+    memmove(hole, hole + strlen("\"setresuid\", "), strlen(hole + strlen("\"setresuid\", ")) + 1);
+    use_profile(f, json);
+    f->spec.process.argv = argv;
+    assert_int_equal(crisp_container_create(&f->spec, &f->c, &f->err), -99);
+    assert_contains(f->err.msg, "setresuid 1000");
+    assert_null(f->c);
+    check_clean();
+}
+
 /* Docker's form: archMap, "name", includes/excludes decided by the capabilities. */
 static void test_profile_docker_form(void **state)
 {
@@ -878,6 +931,10 @@ static void test_exec_gets_seccomp(void **state)
 
 int main(void)
 {
+#if !defined(__x86_64__)
+    printf("test_runtime_seccomp: SKIPPED: x86_64 only (syscall numbers, the i386 ABI)\n");
+    return 0;
+#endif
     if (geteuid() != 0) {
         printf("test_runtime_seccomp: SKIPPED: needs root (namespaces, mounts)\n");
         return 0;
@@ -892,8 +949,8 @@ int main(void)
         T(test_default_with_sys_admin),     T(test_default_blocks),
         T(test_default_caps_not_set),       T(test_default_as_user),
         T(test_profile_denies_sethostname), T(test_profile_kill_and_args),
-        T(test_profile_docker_form),        T(test_bad_profiles_spawn_nothing),
-        T(test_exec_gets_seccomp),
+        T(test_profile_setup_syscalls),     T(test_profile_docker_form),
+        T(test_bad_profiles_spawn_nothing), T(test_exec_gets_seccomp),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
