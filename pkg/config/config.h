@@ -38,9 +38,9 @@ struct crisp_config {
     long long shutdown_timeout_seconds; /* grace for in-flight calls on SIGTERM */
     enum crisp_cgroup_driver cgroup_driver;
     /* images */
-    long long max_concurrent_downloads;       /* layers fetched at once per pull */
-    long long pull_progress_timeout_seconds;  /* abort a pull slower than 1 KiB/s this long */
-    bool allow_device_nodes;                  /* create device nodes found in layers */
+    long long max_concurrent_downloads;      /* layers fetched at once per pull */
+    long long pull_progress_timeout_seconds; /* abort a pull slower than 1 KiB/s this long */
+    bool allow_device_nodes;                 /* create device nodes found in layers */
     bool oom_score_adj_clamp; /* clamp a too-low container oom_score_adj instead of failing */
     struct crisp_registry_config *registries; /* per-host settings */
     size_t n_registries;

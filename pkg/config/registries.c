@@ -120,10 +120,11 @@ static int parse_registry(struct crisp_registry_config *r, const char *host, con
             return rc;
     }
     if (!r->upstream && r->n_mirrors == 0)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "%s: registries.%s: upstream is false, so expected at least one mirror: "
-                            "nothing else could serve this registry",
-                            where, host);
+        return crisp_errorf(
+            err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+            "%s: registries.%s: upstream is false, so expected at least one mirror: "
+            "nothing else could serve this registry",
+            where, host);
     return 0;
 }
 

@@ -35,7 +35,7 @@ struct crisp_ctr {
     char *log_path;                       /* absolute, "" when none */
     char *cgroup;                         /* cgroup path relative to the hierarchy roots */
     int stop_signal;                      /* from the image, or SIGTERM */
-    uid_t uid; /* the process's ids, as resolved at creation */
+    uid_t uid;                            /* the process's ids, as resolved at creation */
     gid_t gid;
     gid_t *groups;
     size_t n_groups;

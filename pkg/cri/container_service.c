@@ -153,8 +153,8 @@ static Runtime__V1__ContainerUser *container_user(struct crisp_arena *a, const s
 {
     Runtime__V1__ContainerUser *u =
         crisp_msg_new(a, Runtime__V1__ContainerUser, RUNTIME__V1__CONTAINER_USER__INIT);
-    u->linux = crisp_msg_new(a, Runtime__V1__LinuxContainerUser,
-                             RUNTIME__V1__LINUX_CONTAINER_USER__INIT);
+    u->linux =
+        crisp_msg_new(a, Runtime__V1__LinuxContainerUser, RUNTIME__V1__LINUX_CONTAINER_USER__INIT);
     u->linux->uid = c->uid;
     u->linux->gid = c->gid;
     u->linux->n_supplemental_groups = c->n_groups;

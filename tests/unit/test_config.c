@@ -487,17 +487,16 @@ static void test_flag_integer_with_leading_space_is_refused(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-
 /* ---- registries ---- */
 
 static void test_registries_are_parsed(void **state)
 {
     struct fixture *f = *state;
-    const char *path = write_file(
-        f, "r.json",
-        "{\"registries\": {\"gcr.io\": {\"mirrors\": [\"http://127.0.0.1:5000\", "
-        "\"https://m.example/\"], \"upstream\": false}, \"q.io\": {\"insecure\": true, "
-        "\"ca_file\": \"/etc/ca.pem\"}}}");
+    const char *path =
+        write_file(f, "r.json",
+                   "{\"registries\": {\"gcr.io\": {\"mirrors\": [\"http://127.0.0.1:5000\", "
+                   "\"https://m.example/\"], \"upstream\": false}, \"q.io\": {\"insecure\": true, "
+                   "\"ca_file\": \"/etc/ca.pem\"}}}");
     assert_int_equal(crisp_config_apply_file(&f->cfg, path, &f->err), 0);
     const struct crisp_registry_config *g = crisp_config_registry(&f->cfg, "gcr.io");
     assert_non_null(g);
@@ -513,11 +512,11 @@ static void test_registries_are_parsed(void **state)
 static void test_dropin_replaces_one_registry_entry(void **state)
 {
     struct fixture *f = *state;
-    write_file(f, "crisp.json",
-               "{\"registries\": {\"a.io\": {\"insecure\": true}, \"b.io\": {}}}");
+    write_file(f, "crisp.json", "{\"registries\": {\"a.io\": {\"insecure\": true}, \"b.io\": {}}}");
     make_dir(f, "crisp.d");
-    write_file(f, "crisp.d/10.json", "{\"registries\": {\"a.io\": {\"mirrors\": "
-                                     "[\"http://x:1\"]}}}");
+    write_file(f, "crisp.d/10.json",
+               "{\"registries\": {\"a.io\": {\"mirrors\": "
+               "[\"http://x:1\"]}}}");
     char main_path[PATH_MAX];
     snprintf(main_path, sizeof(main_path), "%s/crisp.json", f->dir);
     assert_int_equal(crisp_config_load(&f->cfg, main_path, true, &f->err), 0);
