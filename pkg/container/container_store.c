@@ -8,19 +8,11 @@
 
 #include "container/container_internal.h"
 #include "image/blobstore.h"
+#include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-static void random_id(char out[CRISP_CTR_ID_LEN + 1])
-{
-    unsigned char raw[CRISP_CTR_ID_LEN / 2];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        abort();
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
 
 static enum crisp_ctr_state state_of(struct crisp_ctr *c)
 {
@@ -166,7 +158,7 @@ int crisp_ctr_reserve(struct crisp_ctr_store *cs, const char *pod_id,
         }
     }
     char id[CRISP_CTR_ID_LEN + 1];
-    random_id(id);
+    crisp_random_id(id);
     struct crisp_ctr *c = crisp_ctr_new(cs, id);
     memcpy(c->pod_id, pod_id, CRISP_CTR_ID_LEN + 1);
     size_t len = protobuf_c_message_get_packed_size(&config->base);

@@ -16,6 +16,7 @@
 #include "image/blobstore.h"
 #include "monitor/client.h"
 #include "monitor/spawn.h"
+#include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -24,13 +25,6 @@
 #define MONITOR_TIMEOUT_MS 30000
 
 static bool wait_exited(struct crisp_ctr *c, int timeout_ms);
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static char *log_path_of(const Runtime__V1__ContainerConfig *cfg,
                          const Runtime__V1__PodSandboxConfig *pod_cfg)
@@ -157,7 +151,7 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     c->log_path = log_path_of(c->config, pod_cfg);
     c->cgroup = crisp_xstrdup("");
     c->message = crisp_xstrdup("");
-    c->created_at = now_ns();
+    c->created_at = crisp_now_ns();
     struct crisp_monitor_spec spec;
     r = make_rw_dirs(c, err);
     if (r == 0)
@@ -289,13 +283,13 @@ int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct cris
         r = monitor_command(c, "start", MONITOR_TIMEOUT_MS, err);
     if (r == 0) {
         c->state = CRISP_CTR_RUNNING;
-        c->started_at = now_ns();
+        c->started_at = crisp_now_ns();
     } else if (c->state == CRISP_CTR_CREATED) { /* a failed start leaves it exited */
         free(c->message);
         c->message = crisp_xstrdup(err->msg);
         c->state = CRISP_CTR_EXITED;
         c->exit_code = 128;
-        c->finished_at = now_ns();
+        c->finished_at = crisp_now_ns();
     }
     struct crisp_err save_err;
     if (crisp_ctr_save(c, &save_err) < 0)

@@ -10,6 +10,7 @@
 #include "cri/msg.h"
 #include "cri/runtime.h"
 #include "pod/pod.h"
+#include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -144,13 +145,6 @@ static char *verbose_info(const struct crisp_pod *pod)
     return json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 CRI_UNARY(cri_pod_sandbox_status)
 {
     const Runtime__V1__PodSandboxStatusRequest *in =
@@ -166,7 +160,7 @@ CRI_UNARY(cri_pod_sandbox_status)
     Runtime__V1__PodSandboxStatusResponse *out = crisp_msg_new(
         a, Runtime__V1__PodSandboxStatusResponse, RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
     out->status = status_message(a, pod);
-    out->timestamp = now_ns();
+    out->timestamp = crisp_now_ns();
     if (in->verbose) {
         _cleanup_free_ char *info = verbose_info(pod);
         Runtime__V1__PodSandboxStatusResponse__InfoEntry *e =

@@ -23,6 +23,7 @@
 #include "monitor/oom.h"
 #include "monitor/spec.h"
 #include "runtime/container.h"
+#include "util/ids.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -51,13 +52,6 @@ struct monitor {
     uint64_t oom_base;
     struct crisp_monitor_exit exit;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t mono_ms(void)
 {
@@ -105,7 +99,7 @@ static int signal_container(struct monitor *m, int sig)
 static void record_status(struct monitor *m, int status)
 {
     m->exited = true;
-    m->exit.finished_at = now_ns();
+    m->exit.finished_at = crisp_now_ns();
     if (WIFSIGNALED(status)) {
         m->exit.signal = WTERMSIG(status);
         m->exit.exit_code = 128 + m->exit.signal;
@@ -252,7 +246,7 @@ static void cmd_start(struct monitor *m, char *reply, size_t size)
     crisp_container_free(m->c); /* nothing left in it: the channel is closed */
     m->c = NULL;
     if (r == 0) {
-        m->exit.started_at = now_ns();
+        m->exit.started_at = crisp_now_ns();
         log_info("monitor", "container %s: started process %d", m->id, (int)m->pid);
         snprintf(reply, size, "ok");
         return;
@@ -261,7 +255,7 @@ static void cmd_start(struct monitor *m, char *reply, size_t size)
     log_warn("monitor", "container %s: start: %s", m->id, err.msg);
     m->exited = true;
     m->exit.exit_code = CRISP_MONITOR_START_ERROR_EXIT_CODE;
-    m->exit.finished_at = now_ns();
+    m->exit.finished_at = crisp_now_ns();
     snprintf(m->exit.reason, sizeof(m->exit.reason), "StartError");
     snprintf(m->exit.message, sizeof(m->exit.message), "%s", err.msg);
     finish(m);

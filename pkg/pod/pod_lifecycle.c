@@ -12,26 +12,11 @@
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
 #include "pod/pod_shm.h"
+#include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-static void random_id(char out[CRISP_ID_LEN + 1])
-{
-    unsigned char raw[CRISP_ID_LEN / 2];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        abort(); /* the kernel's CSPRNG does not fail for 32 bytes */
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static bool same_name(const Runtime__V1__PodSandboxMetadata *a,
                       const Runtime__V1__PodSandboxMetadata *b)
@@ -85,7 +70,7 @@ static int reserve(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConf
         }
     }
     char id[CRISP_ID_LEN + 1];
-    random_id(id);
+    crisp_random_id(id);
     struct crisp_pod *pod = crisp_pod_new(ps->dir, id);
     size_t len = protobuf_c_message_get_packed_size(&config->base);
     _cleanup_free_ uint8_t *buf = crisp_xmalloc(len ? len : 1);
@@ -168,7 +153,7 @@ int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfi
         return r;
     pod->runtime_handler = crisp_xstrdup(runtime_handler);
     pod->hostname = crisp_xstrdup(*config->hostname ? config->hostname : config->metadata->name);
-    pod->created_at = now_ns();
+    pod->created_at = crisp_now_ns();
     r = create(pod, err);
     if (r < 0) { /* undo, and free the name for a retry */
         destroy_files(pod);
