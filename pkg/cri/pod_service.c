@@ -111,7 +111,31 @@ static Runtime__V1__LinuxPodSandboxStatus *linux_status(struct crisp_arena *a,
     return l;
 }
 
-static Runtime__V1__PodSandboxStatus *status_message(struct crisp_arena *a, struct crisp_pod *pod)
+/* network.ip and additional_ips from the recorded CNI result (so they
+ * survive crispd restarts); empty for hostNetwork and stopped pods. */
+static Runtime__V1__PodSandboxNetworkStatus *
+network_status(struct crisp_arena *a, struct crisp_runtime *rt, const struct crisp_pod *pod)
+{
+    Runtime__V1__PodSandboxNetworkStatus *ns = crisp_msg_new(
+        a, Runtime__V1__PodSandboxNetworkStatus, RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT);
+    size_t n;
+    char **ips = crisp_network_pod_ips(&rt->net, pod->id, &n);
+    ns->ip = crisp_arena_strdup(a, n ? ips[0] : "");
+    ns->n_additional_ips = n > 1 ? n - 1 : 0;
+    ns->additional_ips = crisp_arena_array(a, Runtime__V1__PodIP *, ns->n_additional_ips + 1);
+    for (size_t i = 1; i < n; i++) {
+        Runtime__V1__PodIP *ip = crisp_msg_new(a, Runtime__V1__PodIP, RUNTIME__V1__POD_IP__INIT);
+        ip->ip = crisp_arena_strdup(a, ips[i]);
+        ns->additional_ips[i - 1] = ip;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ips[i]);
+    free(ips);
+    return ns;
+}
+
+static Runtime__V1__PodSandboxStatus *
+status_message(struct crisp_arena *a, struct crisp_runtime *rt, struct crisp_pod *pod)
 {
     const Runtime__V1__PodSandboxConfig *cfg = pod->config;
     Runtime__V1__PodSandboxStatus *st =
@@ -120,8 +144,7 @@ static Runtime__V1__PodSandboxStatus *status_message(struct crisp_arena *a, stru
     st->metadata = copy_metadata(a, cfg->metadata);
     st->state = pod_state(pod);
     st->created_at = pod->created_at;
-    st->network = crisp_msg_new(a, Runtime__V1__PodSandboxNetworkStatus,
-                                RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT);
+    st->network = network_status(a, rt, pod);
     st->linux = linux_status(a, pod);
     st->n_labels = cfg->n_labels;
     st->labels = crisp_msg_copy_map(a, &runtime__v1__pod_sandbox_status__labels_entry__descriptor,
@@ -159,7 +182,7 @@ CRI_UNARY(cri_pod_sandbox_status)
         return r;
     Runtime__V1__PodSandboxStatusResponse *out = crisp_msg_new(
         a, Runtime__V1__PodSandboxStatusResponse, RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
-    out->status = status_message(a, pod);
+    out->status = status_message(a, rt, pod);
     out->timestamp = crisp_now_ns();
     if (in->verbose) {
         _cleanup_free_ char *info = verbose_info(pod);
