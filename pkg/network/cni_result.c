@@ -219,22 +219,31 @@ void crisp_cni_result_free(struct crisp_cni_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-static bool on_sandbox(const struct crisp_cni_result *res, const struct crisp_cni_ip *ip)
+static bool on_ifname(const struct crisp_cni_result *res, const struct crisp_cni_ip *ip,
+                      const char *ifname)
 {
-    return ip->interface >= 0 && *res->ifaces[ip->interface].sandbox;
+    return ip->interface >= 0 && *res->ifaces[ip->interface].sandbox &&
+           strcmp(res->ifaces[ip->interface].name, ifname) == 0;
 }
 
-char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, size_t *n)
+static bool is_loopback(const struct crisp_cni_ip *ip)
 {
-    bool any_sandbox = false;
+    return ip->family == AF_INET ? strncmp(ip->address, "127.", 4) == 0
+                                 : strncmp(ip->address, "::1/", 4) == 0;
+}
+
+char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, const char *ifname, size_t *n)
+{
+    bool any_on_ifname = false;
     for (size_t i = 0; i < res->n_ips; i++)
-        any_sandbox = any_sandbox || on_sandbox(res, &res->ips[i]);
+        any_on_ifname = any_on_ifname || on_ifname(res, &res->ips[i], ifname);
     char **out = crisp_xcalloc(res->n_ips + 1, sizeof(*out));
     *n = 0;
     for (int pass = 0; pass < 2; pass++) { /* IPv4 first, then IPv6 */
         for (size_t i = 0; i < res->n_ips; i++) {
             const struct crisp_cni_ip *ip = &res->ips[i];
-            if ((pass == 0) != (ip->family == AF_INET) || (any_sandbox && !on_sandbox(res, ip)))
+            if ((pass == 0) != (ip->family == AF_INET) || is_loopback(ip) ||
+                (any_on_ifname && !on_ifname(res, ip, ifname)))
                 continue;
             out[*n] = crisp_xstrdup(ip->address);
             *strchr(out[(*n)++], '/') = '\0';

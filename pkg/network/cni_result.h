@@ -40,7 +40,9 @@ int crisp_cni_result_parse(const json_t *doc, const char *plugin, struct crisp_c
                            struct crisp_err *err);
 void crisp_cni_result_free(struct crisp_cni_result *res);
 
-/* The pod's addresses without prefix length: IPs on a sandbox interface (all
- * IPs when none names one), the first IPv4 first (the kubelet's primary).
- * Returns a NULL-terminated malloc'd array of malloc'd strings. */
-char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, size_t *n);
+/* The pod's addresses without prefix length: the IPs of the sandbox
+ * interface named ifname (every IP when none is tied to it), never loopback
+ * ones (the loopback plugin reports 127.0.0.1), the first IPv4 first (the
+ * kubelet's primary). A NULL-terminated malloc'd array of malloc'd strings. */
+char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, const char *ifname,
+                                size_t *n);

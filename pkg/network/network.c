@@ -150,7 +150,7 @@ static int ips_of(const json_t *result, const char *plugin, char ***ips, size_t 
     int r = crisp_cni_result_parse(result, plugin, &res, err);
     if (r < 0)
         return r;
-    *ips = crisp_cni_result_pod_ips(&res, n);
+    *ips = crisp_cni_result_pod_ips(&res, POD_IFNAME, n);
     crisp_cni_result_free(&res);
     return 0;
 }
