@@ -9,6 +9,8 @@
 
 #include "cri/runtime_config.h"
 #include "image/registry.h"
+#include "pod/pod_persist.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -52,16 +54,17 @@ static int setup_network(struct crisp_runtime *rt, struct crisp_err *err)
     return r;
 }
 
-/* For the network's start-up sweep: does a pod with this id still exist? */
+/* For the network's start-up sweep: is there a pod with this id that got
+ * past creation? (One left creating by a crash is about to be undone.) */
 static bool pod_exists(void *ctx, const char *id)
 {
     struct crisp_runtime *rt = ctx;
-    struct crisp_pod *pod;
+    _cleanup_free_ char *pods_dir = crisp_xasprintf("%s/pods", rt->cfg->state);
     struct crisp_err err;
-    if (strlen(id) != CRISP_ID_LEN || crisp_pod_store_get(&rt->pods, id, &pod, &err) < 0)
-        return false;
-    crisp_pod_put(&rt->pods, pod);
-    return true;
+    struct crisp_pod *pod = strlen(id) == CRISP_ID_LEN ? crisp_pod_load(pods_dir, id, &err) : NULL;
+    bool exists = pod && pod->state != CRISP_POD_CREATING;
+    crisp_pod_free(pod);
+    return exists;
 }
 
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
@@ -79,12 +82,12 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_image_store_init(&rt->images, cfg->root, err);
     if (r == 0)
         r = setup_network(rt, err);
+    if (r == 0) /* before the pod store undoes interrupted pods, so their netns is still there */
+        crisp_network_recover(&rt->net, pod_exists, rt);
     if (r == 0)
         r = crisp_pod_store_init(&rt->pods, cfg->state, err);
-    if (r == 0) {
+    if (r == 0)
         rt->pods.net = &rt->net;
-        crisp_network_recover(&rt->net, pod_exists, rt);
-    }
     if (r == 0)
         r = crisp_ctr_store_init(&rt->ctrs, cfg->state, cfg->root, err);
     if (r == 0)
