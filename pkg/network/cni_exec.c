@@ -21,30 +21,7 @@
 #define STDOUT_MAX  (1u << 20)
 #define STDERR_KEEP 2048
 
-int crisp_cni_find_plugin(const struct crisp_cni_plugin_dirs *dirs, const char *type, char **path,
-                          struct crisp_err *err)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < dirs->n_bin_dirs; i++) {
-        _cleanup_free_ char *p = crisp_xasprintf("%s/%s", dirs->bin_dirs[i], type);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
-            *path = crisp_steal_ptr(p);
-            return 0;
-        }
-        len += strlen(dirs->bin_dirs[i]) + 1;
-    }
-    _cleanup_free_ char *joined = crisp_xcalloc(1, len);
-    for (size_t i = 0; i < dirs->n_bin_dirs; i++) {
-        if (i)
-            strcat(joined, ":");
-        strcat(joined, dirs->bin_dirs[i]);
-    }
-    return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, ENOENT,
-                        "CNI plugin \"%s\" not found: no executable %s in cni_bin_dirs (%s)", type,
-                        type, joined);
-}
-
+/* The plugin dirs joined with ':' (CNI_PATH, and for messages). */
 static char *bin_path(const struct crisp_cni_plugin_dirs *dirs)
 {
     size_t len = 1;
@@ -57,6 +34,23 @@ static char *bin_path(const struct crisp_cni_plugin_dirs *dirs)
         strcat(out, dirs->bin_dirs[i]);
     }
     return out;
+}
+
+int crisp_cni_find_plugin(const struct crisp_cni_plugin_dirs *dirs, const char *type, char **path,
+                          struct crisp_err *err)
+{
+    for (size_t i = 0; i < dirs->n_bin_dirs; i++) {
+        _cleanup_free_ char *p = crisp_xasprintf("%s/%s", dirs->bin_dirs[i], type);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
+            *path = crisp_steal_ptr(p);
+            return 0;
+        }
+    }
+    _cleanup_free_ char *joined = bin_path(dirs);
+    return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, ENOENT,
+                        "CNI plugin \"%s\" not found: no executable %s in cni_bin_dirs (%s)", type,
+                        type, joined);
 }
 
 struct child {

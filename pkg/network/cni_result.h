@@ -44,5 +44,4 @@ void crisp_cni_result_free(struct crisp_cni_result *res);
  * interface named ifname (every IP when none is tied to it), never loopback
  * ones (the loopback plugin reports 127.0.0.1), the first IPv4 first (the
  * kubelet's primary). A NULL-terminated malloc'd array of malloc'd strings. */
-char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, const char *ifname,
-                                size_t *n);
+char **crisp_cni_result_pod_ips(const struct crisp_cni_result *res, const char *ifname, size_t *n);
