@@ -157,7 +157,20 @@ status_message(struct crisp_arena *a, struct crisp_runtime *rt, struct crisp_pod
     return st;
 }
 
-static char *verbose_info(const struct crisp_pod *pod)
+/* For crictl inspectp: the CNI result and a CNI CHECK of the attachment
+ * ("ok" or what the plugin said; "" without one). */
+static void add_network_info(json_t *info, struct crisp_runtime *rt, const struct crisp_pod *pod)
+{
+    json_t *result = crisp_network_result(&rt->net, pod->id);
+    struct crisp_err err;
+    const char *check = "";
+    if (result)
+        check = crisp_network_check(&rt->net, pod->id, &err) == 0 ? "ok" : err.msg;
+    json_object_set_new(info, "cniResult", result ? result : json_null());
+    json_object_set_new(info, "cniCheck", json_string(check));
+}
+
+static char *verbose_info(struct crisp_runtime *rt, const struct crisp_pod *pod)
 {
     _cleanup_json_ json_t *info = json_pack(
         "{s:s, s:s, s:s, s:s, s:s}", "id", pod->id, "hostname", pod->hostname, "dir", pod->dir,
@@ -165,6 +178,7 @@ static char *verbose_info(const struct crisp_pod *pod)
         pod->config->linux && pod->config->linux->cgroup_parent ? pod->config->linux->cgroup_parent
                                                                 : "",
         "logDirectory", pod->config->log_directory ? pod->config->log_directory : "");
+    add_network_info(info, rt, pod);
     return json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
@@ -185,7 +199,7 @@ CRI_UNARY(cri_pod_sandbox_status)
     out->status = status_message(a, rt, pod);
     out->timestamp = crisp_now_ns();
     if (in->verbose) {
-        _cleanup_free_ char *info = verbose_info(pod);
+        _cleanup_free_ char *info = verbose_info(rt, pod);
         Runtime__V1__PodSandboxStatusResponse__InfoEntry *e =
             crisp_msg_new(a, Runtime__V1__PodSandboxStatusResponse__InfoEntry,
                           RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT);

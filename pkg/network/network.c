@@ -218,6 +218,12 @@ int crisp_network_detach(struct crisp_network *net, const char *pod_id, struct c
     return record ? del_record(net, pod_id, record, err) : 0;
 }
 
+json_t *crisp_network_result(struct crisp_network *net, const char *pod_id)
+{
+    _cleanup_json_ json_t *record = crisp_net_record_load(net->records_dir, pod_id);
+    return json_incref(json_object_get(record, "result"));
+}
+
 char **crisp_network_pod_ips(struct crisp_network *net, const char *pod_id, size_t *n)
 {
     _cleanup_json_ json_t *record = crisp_net_record_load(net->records_dir, pod_id);

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "api.pb-c.h"
 #include "network/cni_exec.h"
 #include "util/err.h"
@@ -67,6 +69,8 @@ int crisp_network_attach(struct crisp_network *net, const struct crisp_network_p
 int crisp_network_check(struct crisp_network *net, const char *pod_id, struct crisp_err *err);
 /* DEL; no record is success. On failure the record stays for a retry. */
 int crisp_network_detach(struct crisp_network *net, const char *pod_id, struct crisp_err *err);
+/* The recorded CNI result (a new reference), NULL when there is none. */
+json_t *crisp_network_result(struct crisp_network *net, const char *pod_id);
 /* The IPs of a recorded attachment (empty when there is none). */
 char **crisp_network_pod_ips(struct crisp_network *net, const char *pod_id, size_t *n);
 

@@ -190,6 +190,11 @@ def run_pod(client, cfg):
     return client.call("RunPodSandbox", config=cfg, timeout=60).pod_sandbox_id
 
 
+def verbose_info(client, pid):
+    st = client.call("PodSandboxStatus", pod_sandbox_id=pid, verbose=True)
+    return json.loads(st.info["info"])
+
+
 def pod_ip(client, pid):
     return client.call("PodSandboxStatus", pod_sandbox_id=pid).status.network.ip
 
@@ -299,6 +304,11 @@ def test_pod_gets_an_ip_on_the_bridge(net):
     net.client.close()
     net.client = net.d.client()
     assert pod_ip(net.client, pid) == ip
+    info = verbose_info(net.client, pid)  # crictl inspectp runs a CNI CHECK
+    assert info["cniCheck"] == "ok"
+    assert f"{ip}/24" in [i["address"] for i in info["cniResult"]["ips"]]
+    sh("nsenter", f"--net={ns}", "ip", "addr", "flush", "dev", "eth0")
+    assert "CNI plugin bridge CHECK failed" in verbose_info(net.client, pid)["cniCheck"]
     net.client.call("StopPodSandbox", pod_sandbox_id=pid)
     assert net.allocations() == [] and net.veths() == [] and net.records() == []
     net.client.call("StopPodSandbox", pod_sandbox_id=pid)  # idempotent
