@@ -163,13 +163,36 @@ class Net:
         return sorted(os.listdir(d)) if d.exists() else []
 
     def cleanup(self):
+        """Removes every pod through crispd; whatever that could not remove (a failed
+        test) is killed and purged, so the next test starts on a clean bridge."""
         try:
-            for p in self.client.call("ListPodSandbox").items:
-                self.client.call("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+            pods = self.client.call("ListPodSandbox").items
         except grpc.RpcError:
-            pass
+            pods = []
+        for p in pods:
+            for method in ("StopPodSandbox", "RemovePodSandbox"):
+                try:
+                    self.client.call(method, pod_sandbox_id=p.id, timeout=60)
+                except grpc.RpcError:
+                    pass
         self.client.close()
+        self.kill_pod_processes()
         purge_rules(self.name)
+
+    def kill_pod_processes(self):
+        """Processes (our containers) still inside a netns this crispd pinned."""
+        inodes = set()
+        for ns in (self.d.state / "pods").glob("*/ns/net"):
+            try:
+                inodes.add(os.stat(ns).st_ino)
+            except OSError:
+                pass
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.stat(f"/proc/{pid}/ns/net").st_ino in inodes:
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @pytest.fixture
@@ -393,7 +416,8 @@ def leak_counts(n):
 def test_a_broken_plugin_fails_the_pod_and_leaves_nothing(crispd_factory, workdir, mode):
     n = Net(crispd_factory, workdir, extra=("crisp-test",), timeout=2)
     try:
-        run_pod(n.client, pod_config("warm"))  # portmap's shared chains exist from here on
+        run_pod(n.client, pod_config("warm", port_mappings=[  # portmap's shared chains exist now
+            api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT)]))
         n.client.call("RemovePodSandbox", pod_sandbox_id=n.client.call(
             "ListPodSandbox").items[0].id, timeout=30)
         before = leak_counts(n)
@@ -419,8 +443,11 @@ def test_a_broken_plugin_fails_the_pod_and_leaves_nothing(crispd_factory, workdi
 
 
 def test_twenty_pods_leave_no_leak(net):
-    net.client.call("RemovePodSandbox", pod_sandbox_id=run_pod(net.client, pod_config("warm")))
+    warm = pod_config("warm", port_mappings=[  # portmap's shared chains exist from here on
+        api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT)])
+    net.client.call("RemovePodSandbox", pod_sandbox_id=run_pod(net.client, warm))
     before = leak_counts(net)
+    rules_before = set(iptables_lines())
     pods = [run_pod(net.client, pod_config(f"churn{i}", port_mappings=[
         api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT + 1 + i)]))
         for i in range(20)]
@@ -429,6 +456,7 @@ def test_twenty_pods_leave_no_leak(net):
     for p in pods:
         net.client.call("StopPodSandbox", pod_sandbox_id=p, timeout=30)
         net.client.call("RemovePodSandbox", pod_sandbox_id=p, timeout=30)
+    assert sorted(set(iptables_lines()) - rules_before) == []
     assert leak_counts(net) == before
 
 
