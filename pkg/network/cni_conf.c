@@ -136,7 +136,7 @@ int crisp_cni_conf_load_dir(const char *dir, struct crisp_cni_conf *out, struct 
     int n = scandir(dir, &entries, is_config_file, alphasort);
     if (n < 0)
         return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, errno,
-                            "no network config found in %s: %s", dir, strerror(errno));
+                            "cannot list network configs in %s: %s", dir, strerror(errno));
     char first_bad[CRISP_ERR_MSG_MAX + 4] = "";
     int r = -ENOENT;
     for (int i = 0; i < n; i++) {
@@ -148,9 +148,12 @@ int crisp_cni_conf_load_dir(const char *dir, struct crisp_cni_conf *out, struct 
         free(entries[i]);
     }
     free(entries);
+    if (n == 0)
+        return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, ENOENT,
+                            "%s has no network config (*.conflist, *.conf, *.json)", dir);
     if (r < 0)
         return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, ENOENT,
-                            "no valid network config found in %s%.400s", dir, first_bad);
+                            "no valid network config in %s%.400s", dir, first_bad);
     return 0;
 }
 

@@ -109,6 +109,7 @@ static void test_load_dir_takes_the_first_valid_file_by_name(void **state)
     assert_int_equal(crisp_cni_conf_load_dir(dir, &conf, &err), -ENOENT);
     assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
     assert_non_null(strstr(err.msg, dir));
+    assert_non_null(strstr(err.msg, "has no network config (*.conflist, *.conf, *.json)"));
 
     put(dir, "05-broken.conflist", "{nope");
     put(dir, "README", bridge_list); /* not a config name */
