@@ -109,11 +109,15 @@ def purge_rules(marker):
             sh("iptables", "-t", table, "-X", c, check=False)
 
 
-def conflist(ipam_dir, extra=(), name=None):
+SUBNET6 = f"fd00:88:{SUBNET_OCTET:x}::/64"
+
+
+def conflist(ipam_dir, extra=(), name=None, dual_stack=False):
+    ranges = [[{"subnet": SUBNET}]] + ([[{"subnet": SUBNET6}]] if dual_stack else [])
     return {"cniVersion": "1.0.0", "name": name or f"crisp-test-{RUN}", "plugins": [
         {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": True,
          "hairpinMode": True,
-         "ipam": {"type": "host-local", "ranges": [[{"subnet": SUBNET}]],
+         "ipam": {"type": "host-local", "ranges": ranges,
                   "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(ipam_dir)}},
         {"type": "portmap", "capabilities": {"portMappings": True}},
         *[{"type": t} for t in extra],
@@ -123,7 +127,7 @@ def conflist(ipam_dir, extra=(), name=None):
 class Net:
     """A crispd on the run's bridge network, with the test plugin available."""
 
-    def __init__(self, factory, workdir, extra=(), timeout=None):
+    def __init__(self, factory, workdir, extra=(), timeout=None, dual_stack=False):
         self.conf_dir = workdir / "netconf"
         self.bin_dir = workdir / "cnibin"
         self.ipam = workdir / "ipam"
@@ -133,7 +137,8 @@ class Net:
         plugin.write_text(TEST_PLUGIN)
         plugin.chmod(0o755)
         self.name = f"crisp-test-{RUN}"
-        (self.conf_dir / "10-test.conflist").write_text(json.dumps(conflist(self.ipam, extra)))
+        (self.conf_dir / "10-test.conflist").write_text(
+            json.dumps(conflist(self.ipam, extra, dual_stack=dual_stack)))
         self.d = factory("net")
         self.d.cni_conf_dir = self.conf_dir
         self.d.cni_settings = {"cni_bin_dirs": [str(self.bin_dir), str(CNI_BIN)]}
@@ -148,7 +153,7 @@ class Net:
 
     def allocations(self):
         d = self.ipam / self.name
-        return sorted(p.name for p in d.iterdir() if re.match(r"^[0-9.]+$", p.name)) \
+        return sorted(p.name for p in d.iterdir() if re.match(r"^[0-9a-f.:]+$", p.name)) \
             if d.exists() else []
 
     def veths(self):
@@ -336,6 +341,20 @@ def test_pod_gets_an_ip_on_the_bridge(net):
     assert net.allocations() == [] and net.veths() == [] and net.records() == []
     net.client.call("StopPodSandbox", pod_sandbox_id=pid)  # idempotent
     net.client.call("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_dual_stack_pod_has_additional_ips(crispd_factory, workdir):
+    n = Net(crispd_factory, workdir, dual_stack=True)
+    try:
+        pid = run_pod(n.client, pod_config("dual"))
+        st = n.client.call("PodSandboxStatus", pod_sandbox_id=pid).status.network
+        assert st.ip.startswith(f"10.88.{SUBNET_OCTET}.")  # IPv4 is the primary
+        assert [i.ip for i in st.additional_ips] == [a for a in n.allocations() if ":" in a]
+        assert st.additional_ips[0].ip.startswith(SUBNET6.split("::")[0] + "::")
+        n.client.call("RemovePodSandbox", pod_sandbox_id=pid)
+        assert n.allocations() == [] and n.records() == []
+    finally:
+        n.cleanup()
 
 
 def test_two_pods_reach_each_other_over_http(net, registry):
