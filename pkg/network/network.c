@@ -100,7 +100,9 @@ static struct crisp_cni_invocation invocation(const char *command, const char *p
         .container_id = pod_id,
         .netns = live_netns(json_string_value(json_object_get(record, "netns"))),
         .ifname = POD_IFNAME,
-        .args = json_string_value(json_object_get(record, "args")),
+        .args = json_string_value(json_object_get(record, "args"))
+                    ? json_string_value(json_object_get(record, "args"))
+                    : "",
     };
 }
 
