@@ -14,6 +14,7 @@
 struct ctx {
     const char *plugin;
     struct crisp_err *err;
+    size_t n_ifaces; /* for checking ips[].interface */
 };
 
 static int bad(const struct ctx *c, const char *field, const char *expected)
@@ -62,35 +63,20 @@ static bool valid_ip_or_empty(const char *s)
     return !*s || inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static const json_t *opt_array(const struct ctx *c, const json_t *doc, const char *key, int *r)
+static int parse_iface(const struct ctx *c, const json_t *o, void *elem)
 {
-    const json_t *v = json_object_get(doc, key);
-    if (v && !json_is_array(v))
-        *r = bad(c, key, "an array");
-    return v;
+    struct crisp_cni_iface *f = elem;
+    const char *name = json_string_value(json_object_get(o, "name"));
+    if (!json_is_object(o) || !name || !*name)
+        return bad(c, "interfaces[]", "an object with a \"name\"");
+    f->name = crisp_xstrdup(name);
+    int r = opt_string(c, o, "mac", "interfaces[].mac", &f->mac);
+    return r < 0 ? r : opt_string(c, o, "sandbox", "interfaces[].sandbox", &f->sandbox);
 }
 
-static int parse_ifaces(const struct ctx *c, const json_t *doc, struct crisp_cni_result *out)
+static int parse_ip(const struct ctx *c, const json_t *o, void *elem)
 {
-    int r = 0;
-    const json_t *arr = opt_array(c, doc, "interfaces", &r);
-    out->ifaces = crisp_xcalloc(json_array_size(arr) + 1, sizeof(*out->ifaces));
-    for (size_t i = 0; r == 0 && i < json_array_size(arr); i++) {
-        const json_t *o = json_array_get(arr, i);
-        struct crisp_cni_iface *f = &out->ifaces[out->n_ifaces++];
-        const char *name = json_string_value(json_object_get(o, "name"));
-        if (!json_is_object(o) || !name || !*name)
-            return bad(c, "interfaces[]", "an object with a \"name\"");
-        f->name = crisp_xstrdup(name);
-        r = opt_string(c, o, "mac", "interfaces[].mac", &f->mac);
-        if (r == 0)
-            r = opt_string(c, o, "sandbox", "interfaces[].sandbox", &f->sandbox);
-    }
-    return r;
-}
-
-static int parse_ip(const struct ctx *c, const json_t *o, size_t n_ifaces, struct crisp_cni_ip *ip)
-{
+    struct crisp_cni_ip *ip = elem;
     const char *address = json_string_value(json_object_get(o, "address"));
     if (!json_is_object(o) || !address || !(ip->family = cidr_family(address)))
         return bad(c, "ips[].address", "an address in CIDR form (10.88.0.5/16)");
@@ -102,39 +88,39 @@ static int parse_ip(const struct ctx *c, const json_t *o, size_t n_ifaces, struc
     ip->interface = -1;
     if (r == 0 && idx) {
         if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
-            (size_t)json_integer_value(idx) >= n_ifaces)
+            (size_t)json_integer_value(idx) >= c->n_ifaces)
             return bad(c, "ips[].interface", "an index into interfaces");
         ip->interface = (long)json_integer_value(idx);
     }
     return r;
 }
 
-static int parse_ips(const struct ctx *c, const json_t *doc, struct crisp_cni_result *out)
+static int parse_route(const struct ctx *c, const json_t *o, void *elem)
 {
-    int r = 0;
-    const json_t *arr = opt_array(c, doc, "ips", &r);
-    out->ips = crisp_xcalloc(json_array_size(arr) + 1, sizeof(*out->ips));
-    for (size_t i = 0; r == 0 && i < json_array_size(arr); i++)
-        r = parse_ip(c, json_array_get(arr, i), out->n_ifaces, &out->ips[out->n_ips++]);
+    struct crisp_cni_route *rt = elem;
+    const char *dst = json_string_value(json_object_get(o, "dst"));
+    if (!json_is_object(o) || !dst || !cidr_family(dst))
+        return bad(c, "routes[].dst", "a destination in CIDR form");
+    rt->dst = crisp_xstrdup(dst);
+    int r = opt_string(c, o, "gw", "routes[].gw", &rt->gw);
+    if (r == 0 && !valid_ip_or_empty(rt->gw))
+        return bad(c, "routes[].gw", "an IP address");
     return r;
 }
 
-static int parse_routes(const struct ctx *c, const json_t *doc, struct crisp_cni_result *out)
+/* An optional array member parsed element by element into a calloc'd array
+ * (counted as it fills, so a failure leaves it freeable). */
+static int parse_array(const struct ctx *c, const json_t *doc, const char *key, size_t elem_size,
+                       void **out, size_t *n,
+                       int (*parse)(const struct ctx *, const json_t *, void *))
 {
+    const json_t *arr = json_object_get(doc, key);
+    if (arr && !json_is_array(arr))
+        return bad(c, key, "an array");
+    *out = crisp_xcalloc(json_array_size(arr) + 1, elem_size);
     int r = 0;
-    const json_t *arr = opt_array(c, doc, "routes", &r);
-    out->routes = crisp_xcalloc(json_array_size(arr) + 1, sizeof(*out->routes));
-    for (size_t i = 0; r == 0 && i < json_array_size(arr); i++) {
-        const json_t *o = json_array_get(arr, i);
-        struct crisp_cni_route *rt = &out->routes[out->n_routes++];
-        const char *dst = json_string_value(json_object_get(o, "dst"));
-        if (!json_is_object(o) || !dst || !cidr_family(dst))
-            return bad(c, "routes[].dst", "a destination in CIDR form");
-        rt->dst = crisp_xstrdup(dst);
-        r = opt_string(c, o, "gw", "routes[].gw", &rt->gw);
-        if (r == 0 && !valid_ip_or_empty(rt->gw))
-            return bad(c, "routes[].gw", "an IP address");
-    }
+    for (size_t i = 0; r == 0 && i < json_array_size(arr); i++)
+        r = parse(c, json_array_get(arr, i), (char *)*out + elem_size * (*n)++);
     return r;
 }
 
@@ -167,18 +153,22 @@ int crisp_cni_result_parse(const json_t *doc, const char *plugin, struct crisp_c
                            struct crisp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    struct ctx c = {plugin, err};
+    struct ctx c = {plugin, err, 0};
     if (!json_is_object(doc))
         return bad(&c, "the result", "a JSON object");
     const char *version = json_string_value(json_object_get(doc, "cniVersion"));
     if (!version || !crisp_cni_version_supported(version))
         return bad(&c, "cniVersion", "0.4.0, 1.0.0 or 1.1.0");
     out->cni_version = crisp_xstrdup(version);
-    int r = parse_ifaces(&c, doc, out);
+    int r = parse_array(&c, doc, "interfaces", sizeof(*out->ifaces), (void **)&out->ifaces,
+                        &out->n_ifaces, parse_iface);
+    c.n_ifaces = out->n_ifaces;
     if (r == 0)
-        r = parse_ips(&c, doc, out);
+        r = parse_array(&c, doc, "ips", sizeof(*out->ips), (void **)&out->ips, &out->n_ips,
+                        parse_ip);
     if (r == 0)
-        r = parse_routes(&c, doc, out);
+        r = parse_array(&c, doc, "routes", sizeof(*out->routes), (void **)&out->routes,
+                        &out->n_routes, parse_route);
     if (r == 0)
         r = parse_dns(&c, doc, out);
     if (r < 0)
