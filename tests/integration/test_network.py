@@ -120,7 +120,8 @@ def conflist(ipam_dir, extra=(), name=None, dual_stack=False):
          "ipam": {"type": "host-local", "ranges": ranges,
                   "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(ipam_dir)}},
         {"type": "portmap", "capabilities": {"portMappings": True}},
-        *[{"type": t} for t in extra],
+        *[{"type": t, "capabilities": {"bandwidth": True}} if t == "bandwidth" else {"type": t}
+          for t in extra],
         {"type": "loopback"}]}
 
 
@@ -353,6 +354,29 @@ def test_dual_stack_pod_has_additional_ips(crispd_factory, workdir):
         assert st.additional_ips[0].ip.startswith(SUBNET6.split("::")[0] + "::")
         n.client.call("RemovePodSandbox", pod_sandbox_id=pid)
         assert n.allocations() == [] and n.records() == []
+    finally:
+        n.cleanup()
+
+
+def test_bandwidth_annotations_reach_the_bandwidth_plugin(crispd_factory, workdir):
+    n = Net(crispd_factory, workdir, extra=("bandwidth",))
+    try:
+        cfg = pod_config("bw", annotations={"kubernetes.io/ingress-bandwidth": "1M",
+                                            "kubernetes.io/egress-bandwidth": "2M"})
+        pid = run_pod(n.client, cfg)
+        host_veth = n.veths()[0].split(": ")[1].split("@")[0]
+        assert "rate 1Mbit" in sh("tc", "qdisc", "show", "dev", host_veth)  # ingress: tbf
+        ifbs = [line for line in sh("ip", "-o", "link").splitlines() if ": bwp" in line]
+        assert len(ifbs) == 1  # egress: an ifb device of the pod's own
+        n.client.call("RemovePodSandbox", pod_sandbox_id=pid)
+        assert not [line for line in sh("ip", "-o", "link").splitlines()
+                    if ifbs[0].split(": ")[1] in line]
+        with pytest.raises(grpc.RpcError) as e:
+            run_pod(n.client, pod_config("bad-bw", annotations={
+                "kubernetes.io/ingress-bandwidth": "lots"}))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "kubernetes.io/ingress-bandwidth" in e.value.details()
+        assert n.records() == [] and n.allocations() == []
     finally:
         n.cleanup()
 
