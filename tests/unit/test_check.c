@@ -481,6 +481,15 @@ static void test_paths_from_config_and_environment(void **state)
     assert_string_equal(paths.cni_bin_dirs[1], "/usr/lib/cni");
     assert_string_equal(paths.listen, "/run/crisp/crisp.sock");
     assert_string_equal(paths.root, "/var/lib/crisp");
+    char *custom_bins[] = {"/srv/cni/bin"};
+    struct crisp_config custom = cfg;
+    custom.cni_conf_dir = "/srv/cni/net.d";
+    custom.cni_bin_dirs = custom_bins;
+    custom.n_cni_bin_dirs = 1;
+    crisp_check_paths_default(&paths, &custom); /* the config's CNI keys */
+    assert_string_equal(paths.cni_conf_dir, "/srv/cni/net.d");
+    assert_int_equal(paths.n_cni_bin_dirs, 1);
+    assert_string_equal(paths.cni_bin_dirs[0], "/srv/cni/bin");
     setenv("CRISP_CHECK_PROC", "/fake/proc", 1);
     setenv("CRISP_CHECK_CNI_CONF_DIR", "/fake/net.d", 1);
     setenv("CRISP_CHECK_CNI_BIN_DIRS", "/a:/b::/c", 1);
