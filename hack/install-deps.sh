@@ -17,6 +17,7 @@ test_pkgs=(
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck
+  containernetworking-plugins iptables
 )
 
 bench_pkgs=(
