@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package crisp needs to build (and, with --test, to run
-# its test suite; with --bench, what the benchmarks compare against).
+# Installs every Debian package crisp needs to build (and, with --run, to run
+# pods on this node; with --test, to run its test suite; with --bench, what
+# the benchmarks compare against).
 # Idempotent: packages already present are not touched, and apt-get update
 # runs only when something is missing.
 set -euo pipefail
@@ -20,6 +21,10 @@ test_pkgs=(
   containernetworking-plugins iptables
 )
 
+run_pkgs=(
+  containernetworking-plugins iptables
+)
+
 bench_pkgs=(
   containerd runc
 )
@@ -27,9 +32,10 @@ bench_pkgs=(
 want=("${build_pkgs[@]}")
 for arg in "$@"; do
   case "$arg" in
+    --run) want+=("${run_pkgs[@]}") ;;
     --test) want+=("${test_pkgs[@]}") ;;
     --bench) want+=("${bench_pkgs[@]}") ;;
-    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--run] [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
 
