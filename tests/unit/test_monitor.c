@@ -1035,8 +1035,9 @@ static void test_run_log_and_exit(void **state)
         fail_msg("unexpected fd %s -> %s in the monitor", de->d_name, target);
     }
     closedir(d);
-    /* 0-2, stdout, stderr, log, signalfd, pidfd, socket, the launcher's channel (until start) */
-    assert_int_equal(nfds, 10);
+    /* 0-2, stdout, stderr, log, signalfd, pidfd, the control and attach sockets, the
+     * launcher's channel (until start) */
+    assert_int_equal(nfds, 11);
     struct stat st;
     char sock[256];
     ctr_file(f, "monitor.sock", sock, sizeof(sock));
