@@ -181,6 +181,18 @@ static void client_input(struct crisp_attach_server *s, struct crisp_attach_clie
     }
 }
 
+/* The client's buffer: SO_SNDBUFFORCE (CAP_NET_ADMIN) makes it the same on every host; without
+ * the capability SO_SNDBUF gets what net.core.wmem_max allows. */
+static void set_send_buffer(struct crisp_attach_server *s, int fd)
+{
+    int size = CRISP_ATTACH_CLIENT_BUFFER;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) == 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+        log_warn("monitor", "container %s: SO_SNDBUF on an attach client: %s", s->ident,
+                 strerror(errno));
+}
+
 static void accept_clients(struct crisp_attach_server *s)
 {
     for (;;) {
@@ -201,10 +213,7 @@ static void accept_clients(struct crisp_attach_server *s)
             close(fd);
             continue;
         }
-        int size = CLIENT_SNDBUF;
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
-            log_warn("monitor", "container %s: SO_SNDBUF on an attach client: %s", s->ident,
-                     strerror(errno));
+        set_send_buffer(s, fd);
         *slot = (struct crisp_attach_client){.fd = fd};
     }
 }

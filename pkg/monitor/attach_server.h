@@ -3,8 +3,10 @@
  * non-blocking, driven by the monitor's poll loop.
  *
  * Output is sent to every client as it is read (the CRI log is written by the caller, not
- * here). The per-client buffer is the client socket's send buffer (SO_SNDBUF raised to the
- * host's net.core.wmem_max): a send that would block drops that client. Stdin records are
+ * here). The per-client buffer is the client socket's send buffer, in the kernel (so it costs
+ * the monitor no memory): CRISP_ATTACH_CLIENT_BUFFER as SO_SNDBUF (the kernel doubles it for
+ * its bookkeeping; without CAP_NET_ADMIN it is capped at net.core.wmem_max). A send that would
+ * block drops that client: it missed output and cannot be served without gaps. Stdin records are
  * written to the container's stdin without blocking: what the container does not take yet is
  * kept (one record at most) and no client is read until it is written, so a container that
  * does not read its stdin pushes back on the senders, never on the monitor. A client beyond
@@ -19,8 +21,9 @@
 #include "monitor/attach.h"
 #include "util/err.h"
 
-#define CRISP_ATTACH_CLIENTS 16
-#define CRISP_ATTACH_POLLFDS (CRISP_ATTACH_CLIENTS + 2) /* listener, clients, container stdin */
+#define CRISP_ATTACH_CLIENTS       16
+#define CRISP_ATTACH_CLIENT_BUFFER (1 << 20)
+#define CRISP_ATTACH_POLLFDS       (CRISP_ATTACH_CLIENTS + 2) /* listener, clients, container stdin */
 
 struct crisp_attach_client {
     int fd;
