@@ -1416,7 +1416,7 @@ static void test_log_disk_full(void **state)
 struct attached {
     int fd;
     char *out[2]; /* stdout, stderr: NUL-terminated */
-    size_t len[2];
+    size_t len[2], cap[2];
     bool exited, eof;
     int32_t exit_code;
 };
@@ -1430,6 +1430,7 @@ static void attach(struct fixture *f, struct attached *a, bool announce_stdin)
     for (int i = 0; i < 2; i++) {
         a->out[i] = calloc(1, 1);
         assert_non_null(a->out[i]);
+        a->cap[i] = 1;
     }
     if (announce_stdin)
         assert_int_equal(crisp_attach_send(a->fd, CRISP_ATTACH_STDIN, NULL, 0, &f->err), 0);
@@ -1470,8 +1471,11 @@ static bool attach_recv_one(struct attached *a)
     if (kind != CRISP_ATTACH_STDOUT && kind != CRISP_ATTACH_STDERR)
         fail_msg("attach: unexpected record kind %d", (int)kind);
     int i = kind == CRISP_ATTACH_STDOUT ? 0 : 1;
-    a->out[i] = realloc(a->out[i], a->len[i] + (size_t)n + 1);
-    assert_non_null(a->out[i]);
+    if (a->len[i] + (size_t)n + 1 > a->cap[i]) { /* doubling: a client must keep up */
+        a->cap[i] = 2 * (a->len[i] + (size_t)n + 1);
+        a->out[i] = realloc(a->out[i], a->cap[i]);
+        assert_non_null(a->out[i]);
+    }
     memcpy(a->out[i] + a->len[i], buf, (size_t)n);
     a->len[i] += (size_t)n;
     a->out[i][a->len[i]] = '\0';
