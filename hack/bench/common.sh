@@ -6,16 +6,21 @@
 # volatile state on a tmpfs there, containerd in a private mount namespace,
 # every process, mount and cgroup removed on exit, also on failure).
 #
-# The caller sets, before sourcing:
+# Sourced with the script's arguments (`source common.sh "$@"`: CRISPD, the
+# crispd to copy; crisp-monitor must sit next to it).  The caller sets, before:
 #   BENCH            short name: temp dir crisp-$BENCH.XXXXXX, cgroup
 #                    /crisp-$BENCH-<suffix>, log prefix
-#   CRISPD_SRC       crispd to copy (crisp-monitor must sit next to it)
 #   LOG_DIR          copy the daemons' and registry's logs there on exit ("": no)
 #   CRISP_LOG_LEVEL  crispd's --log-level
 # and may set LISTEN_PID (a background helper stopped first on exit).
 # After sourcing: bench_start brings up the registry and both runtimes
 # (REG_HOST, IMAGE, PAUSE, CRISP_PID, CTD_PID, CRISP_VER, CTD_VER, RUNC_VER set).
 
+if [[ $# -ne 1 ]]; then
+    echo "usage: $0 CRISPD" >&2
+    exit 2
+fi
+CRISPD_SRC=$(realpath "$1")
 COMMON_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$COMMON_HERE/../.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
@@ -428,7 +433,6 @@ count_procs() {
     echo "$n"
 }
 
-# When podbench.py has all its memory-phase pods of a runtime running, it
 # Mounts under $TMP in containerd's mount namespace (but the state tmpfs).
 ctd_mounts() {
     [[ -n $CTD_PID ]] || return 0

@@ -22,11 +22,6 @@
 #   EXECBENCH_CRISP_LOG_LEVEL=warn
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 CRISPD" >&2
-    exit 2
-fi
-CRISPD_SRC=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RUNS=${EXECBENCH_RUNS:-200}
 WARMUP=${EXECBENCH_WARMUP:-10}
@@ -36,7 +31,7 @@ CRISP_LOG_LEVEL=${EXECBENCH_CRISP_LOG_LEVEL:-warn}
 GOAL=0.3
 BENCH=execbench
 # shellcheck source=../common.sh
-source "$HERE/../common.sh"
+source "$HERE/../common.sh" "$@"
 EXEC="$HERE/execbench.py"
 
 # strace -c of crispd (all threads) over 50 ExecSync calls of `true`.

@@ -59,11 +59,6 @@
 # temp dir are removed.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 CRISPD" >&2
-    exit 2
-fi
-CRISPD_SRC=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RUNS=${PODBENCH_RUNS:-50}
 WARMUP=${PODBENCH_WARMUP:-3}
@@ -73,10 +68,11 @@ LOG_DIR=${PODBENCH_LOG_DIR:-}
 CRISP_LOG_LEVEL=${PODBENCH_CRISP_LOG_LEVEL:-warn}
 GOAL=0.2
 
-BENCH=podbench # and LOG_DIR, CRISP_LOG_LEVEL, CRISPD_SRC: read by common.sh
+BENCH=podbench # and LOG_DIR, CRISP_LOG_LEVEL: read by common.sh
 # shellcheck source=../common.sh
-source "$HERE/../common.sh"
+source "$HERE/../common.sh" "$@"
 
+# When podbench.py has all its memory-phase pods of a runtime running, it
 # creates $TMP/sync/RT.full and waits for RT.done: the listeners are checked
 # then, with every monitor or shim there.
 check_listeners_at_full() {
