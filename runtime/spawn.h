@@ -32,7 +32,7 @@ struct crisp_rt_spawn {
     /* The child shares the helper's memory (CLONE_VM | CLONE_VFORK, on a stack of its own)
      * until its execve or exit, instead of a copy of it: one copy of the caller's address
      * space per spawn instead of two (crispd's is large: this is most of an exec's cost). The
-     * helper is suspended meanwhile, so it needs !until_ready. */
+     * helper is suspended meanwhile, so it needs !until_ready. Ignored in ASan builds. */
     bool share_memory;
     /* The caller's fds the child needs (its stdio, -1 = none): the helper closes every other fd
      * >= 3 first thing, so the child never holds the caller's fds (nor another spawn's channel,
