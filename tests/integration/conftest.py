@@ -154,8 +154,7 @@ def sanitizer_report(log):
 
 
 TEST_CGROUP_PARENT = f"crisp-test-{os.getpid()}"
-# This session's work dirs: other sessions (other worktrees) may run at the same time, and the
-# leftover check must never touch what is theirs.
+# Every test's workdir starts with this, so the leftover check sees only this run's.
 WORKDIR_PREFIX = f"crisp-it-{os.getpid()}-"
 
 
