@@ -26,7 +26,7 @@ run_pkgs=(
 )
 
 bench_pkgs=(
-  containerd runc
+  containerd runc strace
 )
 
 want=("${build_pkgs[@]}")
