@@ -37,6 +37,7 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "PodSandboxStats", .unary = cri_pod_sandbox_stats},
     {.method = "ListPodSandboxStats", .unary = cri_list_pod_sandbox_stats},
     {.method = "StreamPodSandboxStats", .stream = cri_stream_pod_sandbox_stats},
+    {.method = "GetContainerEvents", .stream = cri_get_container_events, .own_thread = true},
     {.method = "ListImages", .unary = cri_list_images},
     {.method = "StreamImages", .stream = cri_stream_images},
     {.method = "ImageStatus", .unary = cri_image_status},

@@ -48,3 +48,6 @@ int cri_stream_container_stats(struct crisp_call *call, const ProtobufCMessage *
                                struct crisp_err *err);
 int cri_stream_pod_sandbox_stats(struct crisp_call *call, const ProtobufCMessage *req,
                                  struct crisp_err *err);
+/* events_service.c */
+int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *req,
+                             struct crisp_err *err);

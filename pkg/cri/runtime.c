@@ -60,12 +60,19 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         setup_containers(rt);
     if (r == 0)
         r = crisp_stats_start(&rt->stats, &rt->ctrs, rt->ctr_env.cgroups, err);
+    if (r == 0)
+        r = crisp_events_start(cri_build_event, rt, err);
+    if (r == 0)
+        r = crisp_exit_watch_start(&rt->exit_watch, &rt->ctrs, err);
     crisp_registry_global_init();
     return r;
 }
 
 void crisp_runtime_free(struct crisp_runtime *rt)
 {
+    if (rt->exit_watch.ctrs)
+        crisp_exit_watch_stop(&rt->exit_watch);
+    crisp_events_stop();
     if (rt->stats.started)
         crisp_stats_stop(&rt->stats);
     free(rt->pod_cidr);

@@ -13,6 +13,8 @@
 #include "pod/pod.h"
 #include "runtime/cgroup.h"
 #include "server/server.h"
+#include "events/events.h"
+#include "events/exit_watch.h"
 #include "stats/stats.h"
 
 struct crisp_runtime {
@@ -26,12 +28,16 @@ struct crisp_runtime {
     bool have_cgroups;
     char *monitor_path; /* crisp-monitor, next to crispd */
     struct crisp_ctr_env ctr_env;
-    struct crisp_stats stats; /* usage sampler (pkg/stats) */
+    struct crisp_stats stats;           /* usage sampler (pkg/stats) */
+    struct crisp_exit_watch exit_watch; /* notices containers exiting on their own */
 };
 
 /* Stops (or removes) every container of a pod; container_service.c. */
 int cri_pod_containers_down(struct crisp_runtime *rt, const char *pod_id, bool remove,
                             struct crisp_err *err);
+
+/* The GetContainerEvents message of ev (events_service.c; ctx is the runtime). */
+uint8_t *cri_build_event(void *ctx, const struct crisp_event *ev, size_t *len);
 
 /* Creates the root and state directories and reloads persisted runtime state. */
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,

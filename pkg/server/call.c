@@ -216,13 +216,11 @@ void crisp_call_run_handler(struct crisp_call *c)
     finish(c, resp, &err);
 }
 
-int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
+/* Sends bb as the next stream message and waits for the send to complete. */
+static int send_buffer(struct crisp_call *call, grpc_byte_buffer *bb, struct crisp_err *err)
 {
-    if (crisp_call_cancelled(call))
-        goto gone;
     grpc_op ops[2];
     size_t n = add_headers(call, ops);
-    grpc_byte_buffer *bb = pack_message(msg);
     ops[n] = (grpc_op){.op = GRPC_OP_SEND_MESSAGE};
     ops[n++].data.send_message.send_message = bb;
     pthread_mutex_lock(&call->lock);
@@ -237,10 +235,36 @@ int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct
     grpc_byte_buffer_destroy(bb);
     if (ok)
         return 0;
-gone:
     return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
                         "%s: the client went away while the stream was sent",
                         crisp_call_method(call));
+}
+
+int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
+{
+    if (crisp_call_cancelled(call))
+        return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
+                            "%s: the client went away while the stream was sent",
+                            crisp_call_method(call));
+    return send_buffer(call, pack_message(msg), err);
+}
+
+int crisp_call_send_packed(struct crisp_call *call, const uint8_t *bytes, size_t len,
+                           struct crisp_err *err)
+{
+    if (crisp_call_cancelled(call))
+        return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
+                            "%s: the client went away while the stream was sent",
+                            crisp_call_method(call));
+    grpc_slice slice = grpc_slice_from_copied_buffer((const char *)bytes, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return send_buffer(call, bb, err);
+}
+
+void crisp_call_abort(struct crisp_call *call, grpc_status_code code, const char *message)
+{
+    grpc_call_cancel_with_status(call->call, code, message, NULL);
 }
 
 void crisp_call_send_completed(struct crisp_call *c, bool success)
