@@ -64,12 +64,15 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_events_start(cri_build_event, rt, err);
     if (r == 0)
         r = crisp_exit_watch_start(&rt->exit_watch, &rt->ctrs, err);
+    if (r == 0)
+        r = cri_metrics_start(rt, err);
     crisp_registry_global_init();
     return r;
 }
 
 void crisp_runtime_free(struct crisp_runtime *rt)
 {
+    crisp_metrics_stop(rt->metrics);
     if (rt->exit_watch.ctrs)
         crisp_exit_watch_stop(&rt->exit_watch);
     crisp_events_stop();

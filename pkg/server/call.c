@@ -4,6 +4,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 #include "util/mem.h"
@@ -195,8 +196,23 @@ static ProtobufCMessage *decode_request(struct crisp_call *c, struct crisp_err *
     return msg;
 }
 
+static crisp_call_observer observer;
+
+void crisp_call_set_observer(crisp_call_observer fn)
+{
+    observer = fn;
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void crisp_call_run_handler(struct crisp_call *c)
 {
+    int64_t start = observer ? monotonic_ns() : 0;
     struct crisp_err err;
     crisp_err_clear(&err);
     ProtobufCMessage *resp = NULL;
@@ -213,6 +229,8 @@ void crisp_call_run_handler(struct crisp_call *c)
             crisp_errorf(&err, GRPC_STATUS_INTERNAL, -r, "%s failed without a message",
                          c->route->method->name);
     }
+    if (observer)
+        observer(c->route->index, c->route->method->name, err.code, monotonic_ns() - start);
     finish(c, resp, &err);
 }
 
