@@ -51,3 +51,8 @@ int cri_stream_pod_sandbox_stats(struct crisp_call *call, const ProtobufCMessage
 /* events_service.c */
 int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *req,
                              struct crisp_err *err);
+/* pod_metrics.c */
+CRI_UNARY(cri_list_metric_descriptors);
+CRI_UNARY(cri_list_pod_sandbox_metrics);
+/* checkpoint.c */
+CRI_UNARY(cri_checkpoint_container);

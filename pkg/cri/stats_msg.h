@@ -14,3 +14,8 @@ Runtime__V1__ContainerStats *cri_container_stats(struct crisp_runtime *rt, struc
 Runtime__V1__PodSandboxStats *cri_pod_stats(struct crisp_arena *a, struct crisp_pod *pod,
                                             Runtime__V1__ContainerStats **ctrs, size_t n,
                                             uint64_t pids);
+
+/* The stats of every pod matching f (NULL: all); stats_service.c. */
+Runtime__V1__PodSandboxStats **cri_pod_stats_list(struct crisp_runtime *rt, struct crisp_arena *a,
+                                                  const Runtime__V1__PodSandboxStatsFilter *f,
+                                                  size_t *n);

@@ -117,9 +117,9 @@ static bool pod_filter_match(const struct crisp_pod *pod,
                              (void *const *)f->label_selector, f->n_label_selector);
 }
 
-static Runtime__V1__PodSandboxStats **
-pod_stats_matching(struct crisp_runtime *rt, struct crisp_arena *a,
-                   const Runtime__V1__PodSandboxStatsFilter *f, size_t *n)
+Runtime__V1__PodSandboxStats **cri_pod_stats_list(struct crisp_runtime *rt, struct crisp_arena *a,
+                                                  const Runtime__V1__PodSandboxStatsFilter *f,
+                                                  size_t *n)
 {
     struct crisp_pod **pods;
     size_t total;
@@ -166,7 +166,7 @@ CRI_UNARY(cri_list_pod_sandbox_stats)
     Runtime__V1__ListPodSandboxStatsResponse *out =
         crisp_msg_new(a, Runtime__V1__ListPodSandboxStatsResponse,
                       RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT);
-    out->stats = pod_stats_matching(crisp_call_app(call), a, in->filter, &out->n_stats);
+    out->stats = cri_pod_stats_list(crisp_call_app(call), a, in->filter, &out->n_stats);
     *resp = &out->base;
     return 0;
 }
@@ -178,7 +178,7 @@ int cri_stream_pod_sandbox_stats(struct crisp_call *call, const ProtobufCMessage
         crisp_req(Runtime__V1__StreamPodSandboxStatsRequest, req);
     size_t n;
     Runtime__V1__PodSandboxStats **items =
-        pod_stats_matching(crisp_call_app(call), crisp_call_arena(call), in->filter, &n);
+        cri_pod_stats_list(crisp_call_app(call), crisp_call_arena(call), in->filter, &n);
     return crisp_send_chunked(call, &runtime__v1__stream_pod_sandbox_stats_response__descriptor,
                               items, n, err);
 }

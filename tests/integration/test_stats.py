@@ -142,3 +142,47 @@ def test_errors_name_what_was_wrong(client, crispd):
     with pytest.raises(grpc.RpcError) as e:
         client.call("PodSandboxStats", pod_sandbox_id="0" * 64)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_pod_sandbox_metrics_match_their_descriptors(registry, client, pod):
+    cid = run(client, pod, registry.images["busybox"].ref, "m",
+              "dd if=/dev/zero bs=10M count=1 | sleep 1000")
+    descs = {d.name: d for d in client.call("ListMetricDescriptors").descriptors}
+    for name in ["container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                 "container_fs_usage_bytes", "container_processes",
+                 "container_network_receive_bytes_total"]:
+        assert name in descs and descs[name].help
+    poll(lambda: stats(client, cid), lambda s: s.HasField("writable_layer"),
+         what="a writable layer measurement")
+    resp = client.call("ListPodSandboxMetrics")
+    assert [p.pod_sandbox_id for p in resp.pod_metrics] == [pod[0]]
+    pm = resp.pod_metrics[0]
+    assert [c.container_id for c in pm.container_metrics] == [cid]
+    all_metrics = list(pm.metrics) + list(pm.container_metrics[0].metrics)
+    for m in all_metrics:
+        assert len(m.label_values) == len(descs[m.name].label_keys), m
+        assert m.timestamp > 0
+    by_name = {m.name: m for m in pm.container_metrics[0].metrics}
+    assert by_name["container_memory_working_set_bytes"].value.value > 10 * MiB
+    assert by_name["container_memory_working_set_bytes"].metric_type == api_pb2.GAUGE
+    assert by_name["container_cpu_usage_seconds_total"].metric_type == api_pb2.COUNTER
+    assert list(by_name["container_fs_usage_bytes"].label_values) == [
+        cid, "m", registry.images["busybox"].ref]
+    pod_level = {(m.name, tuple(m.label_values)) for m in pm.metrics}
+    assert ("container_network_receive_bytes_total", (pod[0], "POD", "", "lo")) in pod_level
+    assert any(m.name == "container_processes" and m.value.value >= 2 for m in pm.metrics)
+
+
+def test_checkpoint_is_unimplemented_with_the_reason(registry, client, pod):
+    import grpc
+    cid = run(client, pod, registry.images["busybox"].ref, "cp", "sleep 1000")
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("CheckpointContainer", container_id=cid, location="/tmp/cp.tar")
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "criu" in e.value.details().lower()
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("CheckpointContainer", container_id="0" * 64)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("CheckpointContainer")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
