@@ -21,6 +21,7 @@ struct cpu_sample {
 
 struct crisp_stats_entry {
     char id[CRISP_CTR_ID_LEN + 1];
+    struct crisp_cgroup *cg;      /* opened once; NULL until needed */
     struct cpu_sample prev, last; /* last is the newest; t 0: none */
     bool has_fs, seen;
     int64_t fs_timestamp;
@@ -38,19 +39,21 @@ static int open_cgroup(const struct crisp_cgroup_root *root, const char *path,
     return crisp_cgroup_open(root, slash ? copy : "", slash ? slash + 1 : copy, cg, err);
 }
 
-static int read_cgroup(const struct crisp_stats *s, const struct crisp_ctr *c,
-                       struct crisp_cgroup_stats *out, struct crisp_err *err)
+/* Reads the container's cgroup, opening it on first use. Caller holds
+ * s->lock (the entry's cg is freed by pruning, under it). */
+static int read_cgroup(const struct crisp_stats *s, struct crisp_stats_entry *e,
+                       const struct crisp_ctr *c, struct crisp_cgroup_stats *out,
+                       struct crisp_err *err)
 {
     if (!s->cgroups || !c->cgroup || !*c->cgroup)
         return crisp_errorf(err, GRPC_STATUS_NOT_FOUND, ENOENT,
                             "container %s has no cgroup (crispd runs without cgroups)", c->id);
-    struct crisp_cgroup *cg;
-    int r = open_cgroup(s->cgroups, c->cgroup, &cg, err);
-    if (r == 0) {
-        r = crisp_cgroup_stats(cg, out, err);
-        crisp_cgroup_free(cg);
+    if (!e->cg) {
+        int r = open_cgroup(s->cgroups, c->cgroup, &e->cg, err);
+        if (r < 0)
+            return r;
     }
-    return r;
+    return crisp_cgroup_stats(e->cg, out, err);
 }
 
 /* Caller holds s->lock. */
@@ -73,8 +76,10 @@ static void prune_unseen(struct crisp_stats *s)
 {
     size_t kept = 0;
     for (size_t i = 0; i < s->n_entries; i++) {
-        if (!s->entries[i].seen)
+        if (!s->entries[i].seen) {
+            crisp_cgroup_free(s->entries[i].cg);
             continue;
+        }
         s->entries[i].seen = false;
         s->entries[kept++] = s->entries[i];
     }
@@ -115,14 +120,13 @@ static void sample_cpu(struct crisp_stats *s, const struct crisp_ctr *c)
 {
     struct crisp_cgroup_stats cg;
     struct crisp_err err;
-    if (read_cgroup(s, c, &cg, &err) < 0 || !cg.has_cpu)
-        return;
-    int64_t now = crisp_now_ns();
     pthread_mutex_lock(&s->lock);
     struct crisp_stats_entry *e = entry_of(s, c->id, true);
     e->seen = true;
-    e->prev = e->last;
-    e->last = (struct cpu_sample){.t = now, .ns = cg.cpu_usage_ns};
+    if (read_cgroup(s, e, c, &cg, &err) == 0 && cg.has_cpu) {
+        e->prev = e->last;
+        e->last = (struct cpu_sample){.t = crisp_now_ns(), .ns = cg.cpu_usage_ns};
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -192,6 +196,8 @@ void crisp_stats_stop(struct crisp_stats *s)
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
     }
+    for (size_t i = 0; i < s->n_entries; i++)
+        crisp_cgroup_free(s->entries[i].cg);
     free(s->entries);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
@@ -216,13 +222,11 @@ int crisp_stats_container(struct crisp_stats *s, const struct crisp_ctr *c,
                           struct crisp_ctr_usage *out, struct crisp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    int r = read_cgroup(s, c, &out->cg, err);
-    if (r < 0)
-        return r;
-    out->timestamp = crisp_now_ns();
     pthread_mutex_lock(&s->lock);
-    const struct crisp_stats_entry *e = entry_of(s, c->id, false);
-    if (e) {
+    struct crisp_stats_entry *e = entry_of(s, c->id, true);
+    int r = read_cgroup(s, e, c, &out->cg, err);
+    if (r == 0) {
+        out->timestamp = crisp_now_ns();
         if (out->cg.has_cpu)
             nano_cores(e, out);
         out->has_fs = e->has_fs;
@@ -231,5 +235,5 @@ int crisp_stats_container(struct crisp_stats *s, const struct crisp_ctr *c,
         out->fs_inodes = e->fs_inodes;
     }
     pthread_mutex_unlock(&s->lock);
-    return 0;
+    return r;
 }
