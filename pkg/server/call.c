@@ -234,6 +234,13 @@ void crisp_call_run_handler(struct crisp_call *c)
     finish(c, resp, &err);
 }
 
+static int client_gone(struct crisp_call *call, struct crisp_err *err)
+{
+    return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
+                        "%s: the client went away while the stream was sent",
+                        crisp_call_method(call));
+}
+
 /* Sends bb as the next stream message and waits for the send to complete. */
 static int send_buffer(struct crisp_call *call, grpc_byte_buffer *bb, struct crisp_err *err)
 {
@@ -251,19 +258,13 @@ static int send_buffer(struct crisp_call *call, grpc_byte_buffer *bb, struct cri
     ok = ok && call->send_ok;
     pthread_mutex_unlock(&call->lock);
     grpc_byte_buffer_destroy(bb);
-    if (ok)
-        return 0;
-    return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
-                        "%s: the client went away while the stream was sent",
-                        crisp_call_method(call));
+    return ok ? 0 : client_gone(call, err);
 }
 
 int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
 {
     if (crisp_call_cancelled(call))
-        return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
-                            "%s: the client went away while the stream was sent",
-                            crisp_call_method(call));
+        return client_gone(call, err);
     return send_buffer(call, pack_message(msg), err);
 }
 
@@ -271,9 +272,7 @@ int crisp_call_send_packed(struct crisp_call *call, const uint8_t *bytes, size_t
                            struct crisp_err *err)
 {
     if (crisp_call_cancelled(call))
-        return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
-                            "%s: the client went away while the stream was sent",
-                            crisp_call_method(call));
+        return client_gone(call, err);
     grpc_slice slice = grpc_slice_from_copied_buffer((const char *)bytes, len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
     grpc_slice_unref(slice);
