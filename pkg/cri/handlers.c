@@ -40,6 +40,7 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "GetContainerEvents", .stream = cri_get_container_events, .own_thread = true},
     {.method = "ListMetricDescriptors", .unary = cri_list_metric_descriptors},
     {.method = "ListPodSandboxMetrics", .unary = cri_list_pod_sandbox_metrics},
+    {.method = "StreamPodSandboxMetrics", .stream = cri_stream_pod_sandbox_metrics},
     {.method = "CheckpointContainer", .unary = cri_checkpoint_container},
     {.method = "ListImages", .unary = cri_list_images},
     {.method = "StreamImages", .stream = cri_stream_images},

@@ -54,5 +54,7 @@ int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *re
 /* pod_metrics.c */
 CRI_UNARY(cri_list_metric_descriptors);
 CRI_UNARY(cri_list_pod_sandbox_metrics);
+int cri_stream_pod_sandbox_metrics(struct crisp_call *call, const ProtobufCMessage *req,
+                                   struct crisp_err *err);
 /* checkpoint.c */
 CRI_UNARY(cri_checkpoint_container);

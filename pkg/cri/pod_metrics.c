@@ -1,4 +1,4 @@
-/* ListMetricDescriptors and ListPodSandboxMetrics: the pod and container
+/* ListMetricDescriptors, ListPodSandboxMetrics and StreamPodSandboxMetrics: the pod and container
  * stats as cAdvisor-named metrics (values are unsigned integers, so CPU time
  * is in whole seconds). Container metrics are labelled id, name, image; the
  * pod's own (processes, network per interface) id=<pod id>, name="POD". */
@@ -195,19 +195,36 @@ metrics_of(struct crisp_arena *a, const Runtime__V1__PodSandboxStats *st, struct
     return pm;
 }
 
+static Runtime__V1__PodSandboxMetrics **all_pod_metrics(struct crisp_runtime *rt,
+                                                        struct crisp_arena *a, size_t *n)
+{
+    Runtime__V1__PodSandboxStats **stats = cri_pod_stats_list(rt, a, NULL, n);
+    Runtime__V1__PodSandboxMetrics **out =
+        crisp_arena_array(a, Runtime__V1__PodSandboxMetrics *, *n + 1);
+    for (size_t i = 0; i < *n; i++)
+        out[i] = metrics_of(a, stats[i], rt);
+    return out;
+}
+
 CRI_UNARY(cri_list_pod_sandbox_metrics)
 {
     (void)req, (void)err;
-    struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
-    size_t n;
-    Runtime__V1__PodSandboxStats **stats = cri_pod_stats_list(rt, a, NULL, &n);
     Runtime__V1__ListPodSandboxMetricsResponse *out =
         crisp_msg_new(a, Runtime__V1__ListPodSandboxMetricsResponse,
                       RUNTIME__V1__LIST_POD_SANDBOX_METRICS_RESPONSE__INIT);
-    out->pod_metrics = crisp_arena_array(a, Runtime__V1__PodSandboxMetrics *, n + 1);
-    for (size_t i = 0; i < n; i++)
-        out->pod_metrics[out->n_pod_metrics++] = metrics_of(a, stats[i], rt);
+    out->pod_metrics = all_pod_metrics(crisp_call_app(call), a, &out->n_pod_metrics);
     *resp = &out->base;
     return 0;
+}
+
+int cri_stream_pod_sandbox_metrics(struct crisp_call *call, const ProtobufCMessage *req,
+                                   struct crisp_err *err)
+{
+    (void)req;
+    size_t n;
+    Runtime__V1__PodSandboxMetrics **items =
+        all_pod_metrics(crisp_call_app(call), crisp_call_arena(call), &n);
+    return crisp_send_chunked(call, &runtime__v1__stream_pod_sandbox_metrics_response__descriptor,
+                              items, n, err);
 }

@@ -171,6 +171,8 @@ def test_pod_sandbox_metrics_match_their_descriptors(registry, client, pod):
     pod_level = {(m.name, tuple(m.label_values)) for m in pm.metrics}
     assert ("container_network_receive_bytes_total", (pod[0], "POD", "", "lo")) in pod_level
     assert any(m.name == "container_processes" and m.value.value >= 2 for m in pm.metrics)
+    streamed = client.call("StreamPodSandboxMetrics")
+    assert [p.pod_sandbox_id for r in streamed for p in r.pod_sandbox_metrics] == [pod[0]]
 
 
 def test_checkpoint_is_unimplemented_with_the_reason(registry, client, pod):
