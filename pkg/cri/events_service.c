@@ -66,7 +66,8 @@ int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *re
         } else if (got == -ENOBUFS) {
             r = -ENOBUFS;
         } else if (got == -ESHUTDOWN) {
-            break;
+            r = crisp_errorf(err, GRPC_STATUS_UNAVAILABLE, ESHUTDOWN,
+                             "GetContainerEvents: crispd is shutting down");
         }
     }
     bool overflowed = crisp_events_overflowed(sub);

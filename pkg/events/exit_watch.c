@@ -61,6 +61,11 @@ static struct exit_watch_dir *dir_of(struct crisp_exit_watch *w, int wd)
 
 static void handle(struct crisp_exit_watch *w, const struct inotify_event *ev)
 {
+    if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: look at every container */
+        for (size_t i = 0; i < w->n_dirs; i++)
+            refresh(w, w->dirs[i].id);
+        return;
+    }
     if (ev->wd == w->top_wd) {
         if ((ev->mask & IN_ISDIR) && ev->len)
             watch_dir(w, ev->name);

@@ -108,3 +108,17 @@ def test_pod_status_carries_container_statuses_and_timestamp(registry, client, c
     assert resp.timestamp >= before
     assert [(s.id, s.state) for s in resp.containers_statuses] == [(cid, C.CONTAINER_CREATED)]
     client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
+
+
+def test_subscriber_does_not_hold_up_shutdown(crispd_factory, workdir):
+    cfg = workdir / "slow-shutdown.json"
+    cfg.write_text('{"shutdown_timeout_seconds": 30}')
+    d = crispd_factory(config=cfg).start()
+    sub = Subscriber(d.client())
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - start < 5  # not the 30 s a stuck call could take
+    sub.thread.join(5)
+    assert sub.error is not None and sub.error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "shutting down" in sub.error.details()
