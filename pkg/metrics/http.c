@@ -1,6 +1,7 @@
-/* The metrics endpoint: a minimal HTTP/1.1 server on its own thread. Each
- * connection gets one response and is closed; a slow client is cut off after
- * IO_TIMEOUT_S. */
+/* The metrics endpoint: a minimal HTTP/1.1 server. An accept thread hands
+ * each connection to a short-lived thread of its own (at most MAX_CONNS at
+ * once; more are answered 503), which sends one response and closes it; a
+ * slow client is cut off after IO_TIMEOUT_S and never delays another. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #define IO_TIMEOUT_S 5
 #define MAX_REQUEST  8192
+#define MAX_CONNS    8
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct crisp_metrics_server {
@@ -30,6 +32,14 @@ struct crisp_metrics_server {
     crisp_metrics_gauge_fn gauges;
     void *ctx;
     pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t idle; /* signalled when a connection thread ends */
+    int active;          /* connection threads running */
+};
+
+struct conn {
+    struct crisp_metrics_server *srv;
+    int fd;
 };
 
 /* "host:port", "[v6]:port" -> host and port strings (malloc'd). */
@@ -148,6 +158,46 @@ static void serve_connection(struct crisp_metrics_server *srv, int fd)
     respond(fd, "200 OK", "", text, head);
 }
 
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    serve_connection(c->srv, c->fd);
+    close(c->fd);
+    pthread_mutex_lock(&c->srv->lock);
+    c->srv->active--;
+    pthread_cond_broadcast(&c->srv->idle);
+    pthread_mutex_unlock(&c->srv->lock);
+    free(c);
+    return NULL;
+}
+
+/* Serves fd on a detached thread; closes it with a 503 when too many are busy. */
+static void hand_off(struct crisp_metrics_server *srv, int fd)
+{
+    pthread_mutex_lock(&srv->lock);
+    bool room = srv->active < MAX_CONNS;
+    srv->active += room;
+    pthread_mutex_unlock(&srv->lock);
+    struct conn *c = crisp_xmalloc(sizeof(*c));
+    *c = (struct conn){.srv = srv, .fd = fd};
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = room ? pthread_create(&t, &attr, conn_main, c) : EAGAIN;
+    pthread_attr_destroy(&attr);
+    if (r == 0)
+        return;
+    respond(fd, "503 Service Unavailable", "", "too many metrics requests at once\n", false);
+    close(fd);
+    free(c);
+    if (room) {
+        pthread_mutex_lock(&srv->lock);
+        srv->active--;
+        pthread_mutex_unlock(&srv->lock);
+    }
+}
+
 static void *serve_main(void *arg)
 {
     struct crisp_metrics_server *srv = arg;
@@ -168,8 +218,7 @@ static void *serve_main(void *arg)
                 log_warn("metrics", "accept: %s", strerror(errno));
             continue;
         }
-        serve_connection(srv, fd);
-        close(fd);
+        hand_off(srv, fd);
     }
 }
 
@@ -180,6 +229,8 @@ int crisp_metrics_serve(const char *address, crisp_metrics_gauge_fn gauges, void
     srv->gauges = gauges;
     srv->ctx = ctx;
     srv->listen_fd = srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->idle, NULL);
     int r = bind_listener(address, &srv->listen_fd, &srv->port, err);
     if (r == 0 && pipe2(srv->stop_pipe, O_CLOEXEC) < 0)
         r = crisp_syserrf(err, errno, "pipe2");
@@ -194,6 +245,8 @@ int crisp_metrics_serve(const char *address, crisp_metrics_gauge_fn gauges, void
         for (int i = 0; i < 2; i++)
             if (srv->stop_pipe[i] >= 0)
                 close(srv->stop_pipe[i]);
+        pthread_mutex_destroy(&srv->lock);
+        pthread_cond_destroy(&srv->idle);
         free(srv);
         return r;
     }
@@ -215,6 +268,12 @@ void crisp_metrics_stop(struct crisp_metrics_server *srv)
     if (write(srv->stop_pipe[1], &byte, 1) < 0)
         log_warn("metrics", "stop: %s", strerror(errno));
     pthread_join(srv->thread, NULL);
+    pthread_mutex_lock(&srv->lock); /* connections end within IO_TIMEOUT_S */
+    while (srv->active > 0)
+        pthread_cond_wait(&srv->idle, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->idle);
     close(srv->listen_fd);
     close(srv->stop_pipe[0]);
     close(srv->stop_pipe[1]);

@@ -95,15 +95,18 @@ def test_http_errors(metrics_crispd):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=5)
     assert e.value.code == 405
-    # a client that connects and says nothing does not stop the endpoint
+    # a client that connects and says nothing delays nobody
     host, port = base.split("//")[1].split(":")
     idle = socket.create_connection((host, int(port)))
+    time.sleep(0.2)
+    start = time.monotonic()
     s = socket.create_connection((host, int(port)))
     s.sendall(b"garbage\r\n\r\n")
     assert s.recv(100).startswith(b"HTTP/1.1 400")
     s.close()
-    idle.close()
     assert scrape(metrics_crispd.metrics_url)
+    assert time.monotonic() - start < 2  # not the idle client's 5 s timeout
+    idle.close()
 
 
 def test_off_by_default(crispd):
