@@ -80,15 +80,19 @@ static int bind_listener(const char *address, int *fd_out, int *port, struct cri
         return r;
     }
     freeaddrinfo(ai);
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof(sa);
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+    union {
+        struct sockaddr any;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+        struct sockaddr_storage storage;
+    } bound = {.storage = {0}};
+    socklen_t len = sizeof(bound);
+    if (getsockname(fd, &bound.any, &len) < 0) {
         r = crisp_syserrf(err, errno, "getsockname of the metrics listener");
         close(fd);
         return r;
     }
-    *port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                           : ((struct sockaddr_in *)&sa)->sin_port);
+    *port = ntohs(bound.any.sa_family == AF_INET6 ? bound.v6.sin6_port : bound.v4.sin_port);
     *fd_out = fd;
     return 0;
 }
