@@ -1,7 +1,10 @@
 /* pkg/stats and the keyed-file parser: /proc/net/dev text, memory.stat
  * lines, directory usage. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +67,22 @@ static void test_keyed_parse(void **state)
     assert_int_equal(crisp_cgroup_parse_keyed("", keys, 4, vals), 0);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "we");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 static void write_file(const char *path, size_t size)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -96,14 +115,64 @@ static void test_dir_usage(void **state)
     snprintf(path, sizeof(path), "%s/none", dir);
     assert_int_equal(crisp_stats_dir_usage(path, &bytes, &inodes, &err), 0);
     assert_int_equal(bytes + inodes, 0);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "%s/sub/f", dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/sub", dir);
-    rmdir(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/link", dir);
-    unlink(cmd);
-    rmdir(dir);
+    assert_int_equal(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* A container's usage read through pkg/stats from a fake cgroup v2 tree. */
+static void test_container_usage_v2(void **state)
+{
+    (void)state;
+    char root_dir[] = "/tmp/crisp-stats-v2-XXXXXX";
+    assert_non_null(mkdtemp(root_dir));
+    put(root_dir, "cgroup.controllers", "cpu memory pids\n");
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/pods", root_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(dir, sizeof(dir), "%s/pods/c1", root_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    put(dir, "cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+    put(dir, "memory.current", "50000000\n");
+    put(dir, "memory.max", "100000000\n");
+    put(dir, "memory.stat", "anon 30000000\ninactive_file 10000000\npgfault 100\npgmajfault 2\n");
+    put(dir, "memory.swap.current", "0\n");
+    put(dir, "memory.swap.max", "max\n");
+    put(dir, "pids.current", "4\n");
+
+    struct crisp_cgroup_root root;
+    struct crisp_err err;
+    assert_int_equal(crisp_cgroup_root_fake(&root, CRISP_CGROUP_V2, root_dir, NULL, &err), 0);
+    struct crisp_stats s;
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.lock, NULL);
+    s.cgroups = &root;
+    struct crisp_ctr c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.id, sizeof(c.id), "c1");
+    c.cgroup = "pods/c1";
+    c.rw_dir = root_dir;
+    struct crisp_ctr_usage u;
+    assert_int_equal(crisp_stats_container(&s, &c, &u, &err), 0);
+    assert_true(u.cg.has_cpu && u.cg.has_memory && u.cg.has_pids && u.cg.has_swap);
+    assert_int_equal(u.cg.cpu_usage_ns, 1500000000ULL);
+    assert_int_equal(u.cg.memory_working_set, 40000000);
+    assert_int_equal(u.cg.memory_rss, 30000000);
+    assert_int_equal(u.cg.memory_limit, 100000000);
+    assert_int_equal(u.cg.pids_current, 4);
+    assert_false(u.has_nano_cores); /* no sampler reading yet */
+    assert_false(u.has_fs);
+    assert_true(u.timestamp > 0);
+
+    c.cgroup = ""; /* created without cgroups */
+    snprintf(c.id, sizeof(c.id), "c2");
+    assert_int_equal(crisp_stats_container(&s, &c, &u, &err), -ENOENT);
+    assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
+    c.cgroup = "pods/gone";
+    snprintf(c.id, sizeof(c.id), "c3");
+    assert_true(crisp_stats_container(&s, &c, &u, &err) < 0);
+
+    crisp_stats_stop(&s);
+    crisp_cgroup_root_release(&root);
+    assert_int_equal(nftw(root_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 int main(void)
@@ -112,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_netdev_parse),
         cmocka_unit_test(test_keyed_parse),
         cmocka_unit_test(test_dir_usage),
+        cmocka_unit_test(test_container_usage_v2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
