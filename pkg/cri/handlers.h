@@ -39,3 +39,22 @@ CRI_UNARY(cri_exec_sync);
 CRI_UNARY(cri_reopen_container_log);
 int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);
+/* stats_service.c */
+CRI_UNARY(cri_container_stats_rpc);
+CRI_UNARY(cri_list_container_stats);
+CRI_UNARY(cri_pod_sandbox_stats);
+CRI_UNARY(cri_list_pod_sandbox_stats);
+int cri_stream_container_stats(struct crisp_call *call, const ProtobufCMessage *req,
+                               struct crisp_err *err);
+int cri_stream_pod_sandbox_stats(struct crisp_call *call, const ProtobufCMessage *req,
+                                 struct crisp_err *err);
+/* events_service.c */
+int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *req,
+                             struct crisp_err *err);
+/* pod_metrics.c */
+CRI_UNARY(cri_list_metric_descriptors);
+CRI_UNARY(cri_list_pod_sandbox_metrics);
+int cri_stream_pod_sandbox_metrics(struct crisp_call *call, const ProtobufCMessage *req,
+                                   struct crisp_err *err);
+/* checkpoint.c */
+CRI_UNARY(cri_checkpoint_container);
