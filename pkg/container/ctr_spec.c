@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "container/ctr_resources.h"
 #include "container/image_config.h"
 #include "container/user.h"
 #include "runtime/capabilities.h"
@@ -374,7 +375,10 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     const Runtime__V1__LinuxContainerSecurityContext *sc =
         cfg->linux ? cfg->linux->security_context : NULL;
     s->readonly_rootfs = sc && sc->readonly_rootfs;
-    r = set_namespaces(cfg, pod, s, err);
+    r = crisp_ctr_resources_validate("CreateContainer", "config.linux.resources",
+                                     cfg->linux ? cfg->linux->resources : NULL, err);
+    if (r == 0)
+        r = set_namespaces(cfg, pod, s, err);
     if (r == 0)
         r = add_cri_mounts(cfg, s, err);
     if (r == 0) {

@@ -68,3 +68,129 @@ def test_unsafe_or_bad_sysctls_are_refused(client, crispd, sysctls, host_net, ne
     # nothing was left behind: the name is free again
     pod = run_pod(client, crispd, "bad")
     client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+
+
+def cgroup_file(controller, rel, name):
+    with open(f"/sys/fs/cgroup/{controller}/{rel}/{name}") as f:
+        return f.read().strip()
+
+
+@pytest.fixture
+def sleeper(client, crispd, busybox):
+    """A running container in a pod with its own cgroup parent."""
+    pod = run_pod(client, crispd, "upd")
+    parent = f"{TEST_CGROUP_PARENT}/upd"
+    pod[1].linux.cgroup_parent = parent
+    client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    cfg = pod[1]
+    pid = client.call("RunPodSandbox", config=cfg).pod_sandbox_id
+    res = api_pb2.LinuxContainerResources(cpu_shares=256, memory_limit_in_bytes=64 << 20,
+                                          oom_score_adj=100)
+    cid = create(client, (pid, cfg), ctr_config(busybox, name="sleep", command=["sleep", "1000"],
+                                                linux=api_pb2.LinuxContainerConfig(resources=res)))
+    client.call("StartContainer", container_id=cid)
+    yield pid, cid, f"{parent}/{cid}"
+    client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
+
+
+def update(client, cid, **fields):
+    return client.call("UpdateContainerResources", container_id=cid,
+                       linux=api_pb2.LinuxContainerResources(**fields))
+
+
+def test_update_container_resources_live_and_persisted(client, crispd, sleeper):
+    _, cid, rel = sleeper
+    update(client, cid, cpu_shares=512, cpu_quota=50000, cpu_period=100000,
+           memory_limit_in_bytes=128 << 20, cpuset_cpus="0")
+    assert cgroup_file("cpu", rel, "cpu.shares") == "512"
+    assert cgroup_file("cpu", rel, "cpu.cfs_quota_us") == "50000"
+    assert cgroup_file("cpu", rel, "cpu.cfs_period_us") == "100000"
+    assert cgroup_file("memory", rel, "memory.limit_in_bytes") == str(128 << 20)
+    assert cgroup_file("cpuset", rel, "cpuset.cpus") == "0"
+    # an update naming only memory keeps the cpu settings (cgroup and status alike)
+    update(client, cid, memory_limit_in_bytes=96 << 20)
+    assert cgroup_file("cpu", rel, "cpu.shares") == "512"
+    st = status(client, cid).resources.linux
+    assert (st.cpu_shares, st.cpu_quota, st.memory_limit_in_bytes) == (512, 50000, 96 << 20)
+    assert st.cpuset_cpus == "0" and st.oom_score_adj == 100
+    # the limit is live for what runs in the container: 40 MB held by a shell fit under 96 MiB,
+    # not under 32 MiB
+    hold = ["sh", "-c", "x=$(head -c 40000000 /dev/zero | tr '\\0' a); echo ${#x}"]
+    r = client.call("ExecSync", container_id=cid, cmd=hold, timeout=60)
+    assert (r.exit_code, r.stdout) == (0, b"40000000\n")
+    update(client, cid, memory_limit_in_bytes=32 << 20)
+    r = client.call("ExecSync", container_id=cid, cmd=hold, timeout=60)
+    assert r.exit_code != 0 and r.stdout != b"40000000\n"
+    update(client, cid, memory_limit_in_bytes=96 << 20)
+    # persisted: a restarted crispd reports the same
+    crispd.stop()
+    c2 = crispd.start().client()
+    st = c2.call("ContainerStatus", container_id=cid).status.resources.linux
+    assert (st.cpu_shares, st.memory_limit_in_bytes) == (512, 96 << 20)
+    c2.close()
+
+
+def test_memory_limit_below_usage_is_a_clear_error(client, crispd, sleeper):
+    _, cid, rel = sleeper
+    r = client.call("ExecSync", container_id=cid, cmd=[
+        "sh", "-c", "head -c 40m /dev/zero > /dev/shm/keep; echo ok"], timeout=60)
+    assert r.stdout == b"ok\n"
+    with pytest.raises(grpc.RpcError) as e:
+        update(client, cid, memory_limit_in_bytes=8 << 20)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+    assert str(8 << 20) in e.value.details() and "usage" in e.value.details()
+    assert cgroup_file("memory", rel, "memory.limit_in_bytes") == str(64 << 20)
+    assert status(client, cid).resources.linux.memory_limit_in_bytes == 64 << 20
+
+
+@pytest.mark.parametrize("fields,name", [
+    ({"cpu_period": 5}, "linux.cpu_period"),
+    ({"cpu_quota": 10}, "linux.cpu_quota"),
+    ({"cpu_shares": 1}, "linux.cpu_shares"),
+    ({"memory_limit_in_bytes": -5}, "linux.memory_limit_in_bytes"),
+    ({"memory_limit_in_bytes": 64 << 20, "memory_swap_limit_in_bytes": 1 << 20},
+     "linux.memory_swap_limit_in_bytes"),
+    ({"cpuset_cpus": "0;rm"}, "linux.cpuset_cpus"),
+    ({"hugepage_limits": [api_pb2.HugepageLimit(page_size="2XB", limit=1)]},
+     "linux.hugepage_limits[0].page_size"),
+    ({"unified": {"../memory.max": "1"}}, "linux.unified key"),
+])
+def test_bad_update_values_name_the_field(client, sleeper, fields, name):
+    with pytest.raises(grpc.RpcError) as e:
+        update(client, sleeper[1], **fields)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert name in e.value.details()
+
+
+def test_update_unknown_or_exited_container(client, crispd, busybox):
+    with pytest.raises(grpc.RpcError) as e:
+        update(client, "nosuch", cpu_shares=512)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    pod = run_pod(client, crispd, "ex")
+    try:
+        run_and_log(client, crispd, pod, busybox, "done", ["true"])
+        cid = client.call("ListContainers").containers[0].id
+        with pytest.raises(grpc.RpcError) as e:
+            update(client, cid, cpu_shares=512)
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+
+
+def test_update_pod_sandbox_resources(client, crispd, sleeper):
+    pid, _, rel = sleeper
+    pod_rel = rel.rsplit("/", 1)[0]
+    client.call("UpdatePodSandboxResources", pod_sandbox_id=pid,
+                overhead=api_pb2.LinuxContainerResources(memory_limit_in_bytes=8 << 20),
+                resources=api_pb2.LinuxContainerResources(memory_limit_in_bytes=256 << 20,
+                                                          cpu_shares=1024))
+    assert cgroup_file("memory", pod_rel, "memory.limit_in_bytes") == str(256 << 20)
+    assert cgroup_file("cpu", pod_rel, "cpu.shares") == "1024"
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("UpdatePodSandboxResources", pod_sandbox_id=pid,
+                    resources=api_pb2.LinuxContainerResources(cpu_shares=1))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "resources.cpu_shares" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        client.call("UpdatePodSandboxResources", pod_sandbox_id="nosuch")
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
