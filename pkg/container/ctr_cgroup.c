@@ -39,11 +39,16 @@ static void map_resources(const Runtime__V1__LinuxContainerResources *in,
             .key = in->unified[i]->key, .value = in->unified[i]->value};
 }
 
+/* spec: the device rules to apply with the limits (at creation), or NULL. */
 static int apply_mapped(struct crisp_cgroup *cg, const Runtime__V1__LinuxContainerResources *res,
-                        struct crisp_err *err)
+                        const struct crisp_monitor_spec *spec, struct crisp_err *err)
 {
     struct crisp_cgroup_resources limits;
     map_resources(res, &limits);
+    if (spec) {
+        limits.device_rules = spec->device_rules;
+        limits.n_device_rules = spec->n_device_rules;
+    }
     int r = crisp_cgroup_apply(cg, &limits, err);
     free(limits.hugepages);
     free(limits.unified);
@@ -69,7 +74,7 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     int r = crisp_cgroup_create(root, *parent ? parent : DEFAULT_PARENT, id, &cg, err);
     if (r < 0)
         return r;
-    r = apply_mapped(cg, res, err);
+    r = apply_mapped(cg, res, spec, err);
     if (r == 0) {
         const char **files = NULL;
         size_t n = crisp_cgroup_procs_files(cg, &files);
@@ -106,7 +111,7 @@ int crisp_ctr_cgroup_update(const struct crisp_cgroup_root *root, const char *pa
     int r = open_by_path(root, path, &cg, err);
     if (r < 0)
         return r;
-    r = apply_mapped(cg, res, err);
+    r = apply_mapped(cg, res, NULL, err);
     crisp_cgroup_free(cg);
     return r;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "container/ctr_devices.h"
 #include "container/ctr_resources.h"
 #include "container/image_config.h"
 #include "container/user.h"
@@ -278,6 +279,7 @@ static int set_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
     s->n_caps = n;
     s->caps_set = true;
     s->no_new_privs = sc && sc->no_new_privs;
+    s->sys_writable = sc && sc->privileged;
     return 0;
 }
 
@@ -391,6 +393,8 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         r = set_security(sc, s, err);
     if (r == 0)
         r = set_seccomp(sc, s, err);
+    if (r == 0)
+        r = crisp_ctr_set_devices(cfg, sc && sc->privileged, s, err);
     if (r == 0) {
         s->env = build_env(cfg, &img, pod->hostname);
         const char *wd = *cfg->working_dir ? cfg->working_dir : img.working_dir;

@@ -194,3 +194,69 @@ def test_update_pod_sandbox_resources(client, crispd, sleeper):
     with pytest.raises(grpc.RpcError) as e:
         client.call("UpdatePodSandboxResources", pod_sandbox_id="nosuch")
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.fixture
+def pod(client, crispd, busybox):
+    pod = run_pod(client, crispd, "sec")
+    yield pod
+    client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+
+
+def test_device_passed_in_works_and_an_undeclared_one_does_not(client, crispd, busybox, pod):
+    st = os.stat("/dev/fuse")
+    fuse = f"{os.major(st.st_rdev)} {os.minor(st.st_rdev)}"
+    out = run_and_log(client, crispd, pod, busybox, "dev", [
+        "sh", "-c",
+        "ls -ln /dev/myfuse | awk '{print $1, $5, $6}'; "
+        "(exec 3<>/dev/myfuse) && echo open-rw-ok; "
+        f"mknod /tmp/other c {fuse} && echo mknod-ok; "
+        "(exec 3</dev/loop-control) 2>/dev/null || echo undeclared-refused; "
+        "mknod /tmp/loopctl c 10 237 && ((exec 3</tmp/loopctl) 2>/dev/null || echo mknod-node-refused); "
+        "cat /dev/null && echo null-ok; head -c 3 /dev/zero | wc -c"],
+        devices=[api_pb2.Device(container_path="/dev/myfuse", host_path="/dev/fuse",
+                                permissions="rw")])
+    assert out == [b"crw------- 10, 229", b"open-rw-ok", b"mknod-ok", b"undeclared-refused",
+                   b"mknod-node-refused", b"null-ok", b"3"]
+
+
+def test_device_permissions_are_enforced(client, crispd, busybox, pod):
+    out = run_and_log(client, crispd, pod, busybox, "devro", [
+        "sh", "-c", "(exec 3</dev/fuse) && echo read-ok; "
+                    "(exec 3>/dev/fuse) 2>/dev/null || echo write-refused"],
+        devices=[api_pb2.Device(container_path="/dev/fuse", host_path="/dev/fuse",
+                                permissions="r")])
+    assert out == [b"read-ok", b"write-refused"]
+
+
+@pytest.mark.parametrize("device,field", [
+    ({"container_path": "dev/x", "host_path": "/dev/fuse", "permissions": "rw"},
+     "devices[0].container_path"),
+    ({"container_path": "/dev/x", "host_path": "/etc/passwd", "permissions": "rw"},
+     "devices[0].host_path"),
+    ({"container_path": "/dev/x", "host_path": "/dev/nosuch", "permissions": "rw"},
+     "devices[0].host_path"),
+    ({"container_path": "/dev/x", "host_path": "/dev/fuse", "permissions": "rwx"},
+     "devices[0].permissions"),
+    ({"container_path": "/dev/x", "host_path": "/dev/fuse", "permissions": "rr"},
+     "devices[0].permissions"),
+])
+def test_bad_devices_name_the_field(client, busybox, pod, device, field):
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, ctr_config(busybox, name="baddev", command=["true"],
+                                       devices=[api_pb2.Device(**device)]))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert field in e.value.details()
+
+
+def test_privileged_sees_host_devices_writable_sys_and_can_mount(client, crispd, busybox, pod):
+    script = ("ls /dev/loop0 /dev/fuse; (exec 3</dev/loop-control) && echo loopctl-ok; "
+              "grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; "
+              "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && grep -c /mnt/t /proc/mounts; "
+              "grep -c ' /proc/kcore ' /proc/mounts")
+    out = run_and_log(client, crispd, pod, busybox, "priv", ["sh", "-c", script],
+                      linux=security(privileged=True, masked_paths=["/proc/kcore"]))
+    assert out == [b"/dev/fuse", b"/dev/loop0", b"loopctl-ok", b"rw", b"1", b"0"]
+    out = run_and_log(client, crispd, pod, busybox, "unpriv", ["sh", "-c", script + "; true"])
+    assert b"loopctl-ok" not in out and b"rw" not in out
+    assert b"ro" in out
