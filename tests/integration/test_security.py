@@ -260,3 +260,70 @@ def test_privileged_sees_host_devices_writable_sys_and_can_mount(client, crispd,
     out = run_and_log(client, crispd, pod, busybox, "unpriv", ["sh", "-c", script + "; true"])
     assert b"loopctl-ok" not in out and b"rw" not in out
     assert b"ro" in out
+
+
+def ids_in(out):
+    lines = {l.split(b":")[0]: l.split(b":\t")[1].split() for l in out}
+    return (int(lines[b"Uid"][0]), int(lines[b"Gid"][0]),
+            sorted(int(g) for g in lines.get(b"Groups", [])))
+
+
+IDS = ["grep", "-e", "^Uid", "-e", "^Gid", "-e", "^Groups", "/proc/self/status"]
+
+
+def test_run_as_uid_gid_and_supplemental_groups(client, crispd, busybox, pod):
+    sc = security(run_as_user=api_pb2.Int64Value(value=1234),
+                  run_as_group=api_pb2.Int64Value(value=5678), supplemental_groups=[42, 43])
+    out = run_and_log(client, crispd, pod, busybox, "ids", IDS, linux=sc)
+    assert ids_in(out) == (1234, 5678, [42, 43, 5678])
+    cid = client.call("ListContainers").containers[0].id
+    u = status(client, cid).user.linux
+    assert (u.uid, u.gid, list(u.supplemental_groups)) == (1234, 5678, [5678, 42, 43])
+
+
+@pytest.mark.parametrize("policy,groups", [
+    (api_pb2.Merge, [1000, 2000, 42]),  # the image's /etc/group names app in "extra" (2000)
+    (api_pb2.Strict, [1000, 42]),
+])
+def test_run_as_username_with_image_groups_merge_or_strict(registry, client, crispd, pod, policy,
+                                                           groups):
+    image = registry.images["username"].ref
+    client.call("PullImage", image=api_pb2.ImageSpec(image=image), timeout=60)
+    sc = security(run_as_username="app", supplemental_groups=[42],
+                  supplemental_groups_policy=policy)
+    out = run_and_log(client, crispd, pod, image, f"un{policy}", IDS, linux=sc)
+    assert ids_in(out) == (1000, 1000, sorted(groups))
+
+
+def test_run_as_group_without_a_user_is_refused(client, busybox, pod):
+    with pytest.raises(grpc.RpcError) as e:
+        create(client, pod, ctr_config(busybox, name="g", command=["true"], linux=security(
+            run_as_group=api_pb2.Int64Value(value=5))))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "run_as_group" in e.value.details()
+
+
+def apparmor(kind, ref=""):
+    return api_pb2.SecurityProfile(profile_type=kind, localhost_ref=ref)
+
+
+@pytest.mark.skipif(os.path.exists("/sys/module/apparmor/parameters/enabled"),
+                    reason="checks a node without AppArmor")
+def test_apparmor_and_selinux_on_a_node_without_them(client, crispd, busybox, pod):
+    for i, sc in enumerate([
+            security(apparmor=apparmor(api_pb2.SecurityProfile.RuntimeDefault)),
+            security(apparmor=apparmor(api_pb2.SecurityProfile.Unconfined)),
+            security(apparmor_profile="runtime/default"),
+            security(selinux_options=api_pb2.SELinuxOption(type="container_t", level="s0:c1,c2"))]):
+        assert run_and_log(client, crispd, pod, busybox, f"lsm{i}", ["echo", "ran"],
+                           linux=sc) == [b"ran"]
+    for sc, code, needle in [
+            (security(apparmor=apparmor(api_pb2.SecurityProfile.Localhost, "my-profile")),
+             grpc.StatusCode.FAILED_PRECONDITION, "AppArmor is not enabled"),
+            (security(apparmor_profile="localhost/my-profile"),
+             grpc.StatusCode.FAILED_PRECONDITION, "AppArmor is not enabled"),
+            (security(apparmor_profile="my-profile"), grpc.StatusCode.INVALID_ARGUMENT,
+             "security_context.apparmor_profile")]:
+        with pytest.raises(grpc.RpcError) as e:
+            create(client, pod, ctr_config(busybox, name="aa", command=["true"], linux=sc))
+        assert e.value.code() == code and needle in e.value.details(), e.value.details()
