@@ -1,6 +1,7 @@
 """Issue 5, security context and resources: pod sysctls, devices, privileged containers,
 AppArmor/SELinux options, users and groups, live resource updates. Every effect is checked
 from inside the container."""
+import glob
 import os
 
 import grpc
@@ -91,6 +92,8 @@ def sleeper(client, crispd, busybox):
     client.call("StartContainer", container_id=cid)
     yield pid, cid, f"{parent}/{cid}"
     client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
+    for d in glob.glob(f"/sys/fs/cgroup/*/{parent}"):  # the pod's cgroup is the kubelet's
+        os.rmdir(d)
 
 
 def update(client, cid, **fields):
