@@ -104,7 +104,8 @@ const struct crisp_cgroup_hierarchy *crisp_cgroup_root_find(const struct crisp_c
  *   cpuset_*     "0-3,8" lists.  cpuset.cpus / cpuset.mems
  *   memory_limit bytes; 0 or -1 = unlimited.  v1 memory.limit_in_bytes (a limit
  *                below usage the kernel cannot reclaim is FAILED_PRECONDITION),
- *                v2 memory.max (the kernel reclaims, then OOM-kills)
+ *                v2 memory.max (a limit below the working set, memory.current minus
+ *                inactive_file, is FAILED_PRECONDITION before anything is written)
  *   memory_swap_limit  memory + swap in bytes, >= memory_limit; 0 or -1 =
  *                unlimited; needs has_memory_limit.  v1 memory.memsw.limit_in_bytes,
  *                v2 memory.swap.max = swap - memory (runc). Without swap
