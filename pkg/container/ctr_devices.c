@@ -46,8 +46,11 @@ static int check_permissions(size_t i, const char *perm, char out[4], struct cri
 static int one_device(size_t i, const Runtime__V1__Device *in, struct crisp_device *node,
                       struct crisp_device_rule *rule, struct crisp_err *err)
 {
-    if (in->container_path[0] != '/')
-        return bad(i, "container_path", in->container_path, "expected an absolute path", err);
+    const char *base = strrchr(in->container_path, '/');
+    if (in->container_path[0] != '/' || !base[1] || strcmp(base, "/.") == 0 ||
+        strcmp(base, "/..") == 0)
+        return bad(i, "container_path", in->container_path,
+                   "expected an absolute path naming a file", err);
     if (in->host_path[0] != '/')
         return bad(i, "host_path", in->host_path, "expected an absolute path", err);
     struct stat st;

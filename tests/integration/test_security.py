@@ -235,6 +235,10 @@ def test_device_permissions_are_enforced(client, crispd, busybox, pod):
 @pytest.mark.parametrize("device,field", [
     ({"container_path": "dev/x", "host_path": "/dev/fuse", "permissions": "rw"},
      "devices[0].container_path"),
+    ({"container_path": "/dev/", "host_path": "/dev/fuse", "permissions": "rw"},
+     "devices[0].container_path"),
+    ({"container_path": "/dev/..", "host_path": "/dev/fuse", "permissions": "rw"},
+     "devices[0].container_path"),
     ({"container_path": "/dev/x", "host_path": "/etc/passwd", "permissions": "rw"},
      "devices[0].host_path"),
     ({"container_path": "/dev/x", "host_path": "/dev/nosuch", "permissions": "rw"},
