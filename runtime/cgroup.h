@@ -104,7 +104,8 @@ const struct crisp_cgroup_hierarchy *crisp_cgroup_root_find(const struct crisp_c
  *   cpuset_*     "0-3,8" lists.  cpuset.cpus / cpuset.mems
  *   memory_limit bytes; 0 or -1 = unlimited.  v1 memory.limit_in_bytes (a limit
  *                below usage the kernel cannot reclaim is FAILED_PRECONDITION),
- *                v2 memory.max (the kernel reclaims, then OOM-kills)
+ *                v2 memory.max (a limit below the working set, memory.current minus
+ *                inactive_file, is FAILED_PRECONDITION before anything is written)
  *   memory_swap_limit  memory + swap in bytes, >= memory_limit; 0 or -1 =
  *                unlimited; needs has_memory_limit.  v1 memory.memsw.limit_in_bytes,
  *                v2 memory.swap.max = swap - memory (runc). Without swap
@@ -116,6 +117,11 @@ const struct crisp_cgroup_hierarchy *crisp_cgroup_root_find(const struct crisp_c
  *                .rsvd. files too where they exist. Skipped with a warning when
  *                no hierarchy carries hugetlb (it cannot be enforced); an
  *                unknown size is INVALID_ARGUMENT.
+ *   device_rules the devices the container may use (n 0: unset). Everything else is
+ *                denied. v1: "a" to devices.deny, then each rule to devices.allow; v2: an
+ *                eBPF BPF_PROG_TYPE_CGROUP_DEVICE program (runtime/devices_bpf.h) attached
+ *                to the cgroup (BPF_F_ALLOW_MULTI). Applied once, at creation: a second
+ *                apply on v2 would add a program, not replace it.
  *   unified      v2 only (INVALID_ARGUMENT on v1): raw "<key>" file writes in
  *                the container's cgroup, written last; the key must be a file
  *                there, without '/', not "."/"..", not cgroup.procs, .threads,
@@ -130,6 +136,14 @@ struct crisp_cgroup_unified {
     char *key, *value;
 };
 
+/* An allow rule for the device cgroup: type 'a' (any device, major/minor ignored), 'c' or 'b';
+ * major/minor -1 = any; access a non-empty subset of "rwm". */
+struct crisp_device_rule {
+    char type;
+    int64_t major, minor;
+    char access[4];
+};
+
 struct crisp_cgroup_resources {
     bool has_cpu_period, has_cpu_quota, has_cpu_shares;
     int64_t cpu_period, cpu_quota, cpu_shares;
@@ -142,7 +156,12 @@ struct crisp_cgroup_resources {
     size_t n_hugepages;
     struct crisp_cgroup_unified *unified;
     size_t n_unified;
+    const struct crisp_device_rule *device_rules;
+    size_t n_device_rules;
 };
+
+/* Whether r is well formed (the rules above); false with err filled (INVALID_ARGUMENT). */
+int crisp_device_rule_check(const struct crisp_device_rule *r, struct crisp_err *err);
 
 struct crisp_cgroup;
 

@@ -158,6 +158,8 @@ static int validate(const struct crisp_cgroup *cg, const struct crisp_cgroup_res
         r = check_hugepages(cg, res, err);
     if (r == 0)
         r = check_unified(cg, res, err);
+    for (size_t i = 0; r == 0 && i < res->n_device_rules; i++)
+        r = crisp_device_rule_check(&res->device_rules[i], err);
     return r;
 }
 
@@ -244,6 +246,8 @@ int crisp_cgroup_apply(struct crisp_cgroup *cg, const struct crisp_cgroup_resour
         r = write_pids(cg, res, err);
     if (r == 0 && res->n_hugepages)
         r = write_hugepages(cg, res, err);
+    if (r == 0 && res->n_device_rules)
+        r = cg_devices_apply(cg, res, err);
     if (r == 0)
         r = write_unified(cg, res, err);
     if (r < 0)

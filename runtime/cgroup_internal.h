@@ -105,6 +105,12 @@ uint64_t cg_v2_shares_to_weight(int64_t shares);
 /* hugetlb file names for page size ps in a v1 or v2 hierarchy. */
 const char *cg_hugetlb_file(char *buf, size_t size, const char *ps, bool unified, bool rsvd);
 
+/* ---- cgroup_devices.c ---- */
+
+/* Writes res->device_rules (v1 devices.deny/allow, v2 an attached eBPF program). */
+int cg_devices_apply(const struct crisp_cgroup *cg, const struct crisp_cgroup_resources *res,
+                     struct crisp_err *err);
+
 /* ---- cgroup_freeze.c ---- */
 
 /* Freezes (true) or thaws the cgroup (v1 freezer.state, v2 cgroup.freeze);

@@ -115,10 +115,31 @@ static int swap_max(const char *dir, const struct crisp_cgroup_resources *res,
                         dir);
 }
 
+/* v2 memory.max below usage does not fail: the kernel reclaims, then OOM-kills. A limit below
+ * what the cgroup cannot give back (usage minus inactive file pages, the working set) is refused
+ * instead, as v1 refuses it, before anything is written. */
+static int check_working_set(const char *dir, int64_t limit, struct crisp_err *err)
+{
+    uint64_t current = 0, inactive = 0;
+    struct crisp_err ignored;
+    if (cg_read_u64(dir, "memory.current", &current, &ignored) < 0)
+        return 0; /* nothing to compare with */
+    cg_read_keyed(dir, "memory.stat", "inactive_file", &inactive, &ignored);
+    uint64_t working_set = current > inactive ? current - inactive : 0;
+    if ((uint64_t)limit >= working_set)
+        return 0;
+    return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EBUSY,
+                        "memory limit %" PRId64 " is below the cgroup's current usage %" PRIu64
+                        " (working set %" PRIu64 ", %s/memory.current)",
+                        limit, current, working_set, dir);
+}
+
 int cg_v2_memory(const char *dir, const struct crisp_cgroup_resources *res, struct crisp_err *err)
 {
     int r = 0;
-    if (res->has_memory_limit) {
+    if (res->has_memory_limit && res->memory_limit > 0)
+        r = check_working_set(dir, res->memory_limit, err);
+    if (r == 0 && res->has_memory_limit) {
         if (res->memory_limit > 0)
             r = cg_writef(dir, "memory.max", err, "%" PRId64, res->memory_limit);
         else

@@ -20,8 +20,8 @@
  * set up (no timeout: a mount that hangs hangs the call). Every call is thread-safe (nothing
  * global is touched).
  *
- * Not done here yet: AppArmor/SELinux labels, /sys/fs/cgroup inside the container, user
- * namespaces, /dev/console.
+ * Not done here yet: SELinux labels, /sys/fs/cgroup inside the container, user namespaces,
+ * /dev/console.
  *
  * Ownership: specs are caller-owned and only read during the call. */
 #pragma once
@@ -75,6 +75,18 @@ struct crisp_seccomp {
     const char *profile_json; /* CRISP_SECCOMP_PROFILE only; NULL otherwise */
 };
 
+/* A device node made in the container's /dev tmpfs or anywhere else in its root (mknod: crisp
+ * runs as root in the initial user namespace). Whether the container may use it is the device
+ * cgroup's business (runtime/cgroup.h, crisp_device_rule), not the launcher's. */
+struct crisp_device {
+    const char *path; /* absolute, inside the container; parents are made (0755) */
+    char type;        /* 'c' or 'b' */
+    unsigned major, minor;
+    mode_t mode; /* permission bits */
+    uid_t uid;
+    gid_t gid;
+};
+
 /* The process to run, shared by crisp_container_create and crisp_container_exec. */
 struct crisp_process {
     char *const *argv; /* argv[0]: searched in PATH (from env, else a default) if it has no '/' */
@@ -122,6 +134,10 @@ struct crisp_process {
      * sendmsg/recvmsg (READY, START), rt_sigprocmask, umask, execve and malloc's brk/mmap, all
      * of which the default table allows; a custom profile has to allow them too). */
     const struct crisp_seccomp *seccomp;
+    /* An AppArmor profile the host has loaded: "exec <profile>" is written to
+     * /proc/self/attr/apparmor/exec (or /proc/self/attr/exec) right before no_new_privs and
+     * execve, so the kernel switches profile at exec. NULL: no change. */
+    const char *apparmor_profile;
 };
 
 struct crisp_container_spec {
@@ -167,6 +183,16 @@ struct crisp_container_spec {
     size_t n_masked_paths;
     const char *const *readonly_paths;
     size_t n_readonly_paths;
+
+    /* Device nodes made after /dev is populated (an existing non-directory at the path is
+     * replaced). host_devices: every character and block device of the host's /dev is made too,
+     * with its mode and owner (privileged containers; /dev/pts, /dev/shm, /dev/mqueue and the
+     * default nodes are the container's own). */
+    const struct crisp_device *devices;
+    size_t n_devices;
+    bool host_devices;
+    /* /sys mounted read-write (privileged) instead of read-only. */
+    bool sys_writable;
 
     struct crisp_process process;
 };

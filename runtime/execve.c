@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/apparmor.h"
 #include "runtime/seccomp.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -65,6 +66,11 @@ int crisp_rt_exec(const struct crisp_process *p, struct crisp_err *err)
     static char *const no_env[] = {NULL};
     char *const *env = p->env ? p->env : no_env;
     const char *file = p->argv[0];
+    if (p->apparmor_profile) {
+        int r = crisp_rt_apparmor_exec(p->apparmor_profile, err);
+        if (r < 0)
+            return r;
+    }
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return crisp_syserrf(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
     /* with no_new_privs, the filter comes last: nothing but execve runs under it */

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/device_nodes.h"
 #include "runtime/devices.h"
 #include "runtime/mounts.h"
 #include "runtime/overlay.h"
@@ -43,10 +44,11 @@ static int mount_special(int rootfd, const char *dir, const char *type, unsigned
     return 0;
 }
 
-/* sysfs read-only; when the kernel refuses a new sysfs here, the host's, bound read-only. */
-static int mount_sys(int rootfd, struct crisp_err *err)
+/* sysfs read-only (privileged: read-write); when the kernel refuses a new sysfs here, the
+ * host's, bound read-only. */
+static int mount_sys(int rootfd, bool writable, struct crisp_err *err)
 {
-    const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    const unsigned long flags = (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NOEXEC | MS_NODEV;
     int r = mount_special(rootfd, "/sys", "sysfs", flags, err);
     if (r != -EPERM && r != -EBUSY)
         return r;
@@ -57,6 +59,8 @@ static int mount_sys(int rootfd, struct crisp_err *err)
     char path[32];
     if (mount("/sys", crisp_rt_fd_path(mp, path, sizeof(path)), NULL, MS_BIND | MS_REC, NULL) < 0)
         return crisp_syserrf(err, errno, "bind mount the host's /sys");
+    if (writable)
+        return 0;
     _cleanup_close_ int top = crisp_rt_open_in_root(rootfd, "/sys", O_PATH | O_DIRECTORY, 0);
     if (top < 0)
         return crisp_syserrf(err, -top, "open /sys");
@@ -81,11 +85,13 @@ static int populate(const struct crisp_container_spec *spec, int rootfd, struct 
 {
     int r = mount_special(rootfd, "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, err);
     if (r == 0)
-        r = mount_sys(rootfd, err);
+        r = mount_sys(rootfd, spec->sys_writable, err);
     if (r == 0)
         r = crisp_rt_mount_dev(
             rootfd, !crisp_rt_mounts_have_destination(spec->mounts, spec->n_mounts, "/dev/shm"),
             err);
+    if (r == 0)
+        r = crisp_rt_make_devices(rootfd, spec, err);
     if (r == 0)
         r = crisp_rt_bind_mounts(rootfd, spec->mounts, spec->n_mounts, err);
     if (r == 0)

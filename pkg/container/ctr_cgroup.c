@@ -39,6 +39,22 @@ static void map_resources(const Runtime__V1__LinuxContainerResources *in,
             .key = in->unified[i]->key, .value = in->unified[i]->value};
 }
 
+/* spec: the device rules to apply with the limits (at creation), or NULL. */
+static int apply_mapped(struct crisp_cgroup *cg, const Runtime__V1__LinuxContainerResources *res,
+                        const struct crisp_monitor_spec *spec, struct crisp_err *err)
+{
+    struct crisp_cgroup_resources limits;
+    map_resources(res, &limits);
+    if (spec) {
+        limits.device_rules = spec->device_rules;
+        limits.n_device_rules = spec->n_device_rules;
+    }
+    int r = crisp_cgroup_apply(cg, &limits, err);
+    free(limits.hugepages);
+    free(limits.unified);
+    return r;
+}
+
 static void set_oom_file(const struct crisp_cgroup_root *root, const char *path,
                          struct crisp_monitor_spec *spec)
 {
@@ -58,11 +74,7 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     int r = crisp_cgroup_create(root, *parent ? parent : DEFAULT_PARENT, id, &cg, err);
     if (r < 0)
         return r;
-    struct crisp_cgroup_resources limits;
-    map_resources(res, &limits);
-    r = crisp_cgroup_apply(cg, &limits, err);
-    free(limits.hugepages);
-    free(limits.unified);
+    r = apply_mapped(cg, res, spec, err);
     if (r == 0) {
         const char **files = NULL;
         size_t n = crisp_cgroup_procs_files(cg, &files);
@@ -80,18 +92,37 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     return r;
 }
 
+/* An existing cgroup by its path relative to the hierarchy roots ("a/b/<id>"). */
+static int open_by_path(const struct crisp_cgroup_root *root, const char *path,
+                        struct crisp_cgroup **cg, struct crisp_err *err)
+{
+    _cleanup_free_ char *copy = crisp_xstrdup(path);
+    char *slash = strrchr(copy, '/');
+    const char *name = slash ? slash + 1 : copy;
+    if (slash)
+        *slash = '\0';
+    return crisp_cgroup_open(root, slash ? copy : "", name, cg, err);
+}
+
+int crisp_ctr_cgroup_update(const struct crisp_cgroup_root *root, const char *path,
+                            const Runtime__V1__LinuxContainerResources *res, struct crisp_err *err)
+{
+    struct crisp_cgroup *cg = NULL;
+    int r = open_by_path(root, path, &cg, err);
+    if (r < 0)
+        return r;
+    r = apply_mapped(cg, res, NULL, err);
+    crisp_cgroup_free(cg);
+    return r;
+}
+
 int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *path,
                             struct crisp_err *err)
 {
     if (!root || !path || !*path)
         return 0;
     struct crisp_cgroup *cg = NULL;
-    _cleanup_free_ char *copy = crisp_xstrdup(path);
-    char *slash = strrchr(copy, '/');
-    const char *name = slash ? slash + 1 : copy;
-    if (slash)
-        *slash = '\0';
-    int r = crisp_cgroup_open(root, slash ? copy : "", name, &cg, err);
+    int r = open_by_path(root, path, &cg, err);
     if (r == -ENOENT) {
         crisp_err_clear(err);
         return 0;

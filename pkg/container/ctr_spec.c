@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "container/ctr_devices.h"
+#include "container/ctr_lsm.h"
+#include "container/ctr_resources.h"
 #include "container/image_config.h"
 #include "container/user.h"
 #include "runtime/capabilities.h"
@@ -192,8 +195,14 @@ static int set_user(const Runtime__V1__ContainerConfig *cfg, const struct crisp_
         return r;
     s->uid = u.uid;
     s->gid = u.gid;
-    s->groups = u.groups; /* ownership moves to the spec */
-    s->n_groups = u.n_groups;
+    /* The primary group leads the supplementary list, as containerd does since CVE-2023-25173
+     * (a process that changes its gid keeps access through it; `id` shows it in groups). */
+    s->groups = crisp_xcalloc(u.n_groups + 2, sizeof(gid_t));
+    s->groups[s->n_groups++] = u.gid;
+    for (size_t i = 0; i < u.n_groups; i++)
+        if (u.groups[i] != u.gid)
+            s->groups[s->n_groups++] = u.groups[i];
+    crisp_user_free(&u);
     return 0;
 }
 
@@ -277,6 +286,7 @@ static int set_security(const Runtime__V1__LinuxContainerSecurityContext *sc,
     s->n_caps = n;
     s->caps_set = true;
     s->no_new_privs = sc && sc->no_new_privs;
+    s->sys_writable = sc && sc->privileged;
     return 0;
 }
 
@@ -310,22 +320,16 @@ static int set_seccomp(const Runtime__V1__LinuxContainerSecurityContext *sc,
     if (!sc || sc->privileged)
         return 0;
     if (sc->seccomp) {
-        switch (sc->seccomp->profile_type) {
-        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
-            s->seccomp_set = true;
-            s->seccomp.kind = CRISP_SECCOMP_RUNTIME_DEFAULT;
-            return 0;
-        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Unconfined:
-            return 0;
-        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
-            return seccomp_from_file(sc->seccomp->localhost_ref, s, err);
-        default:
-            break;
-        }
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "CreateContainer: seccomp profile_type %d is not one of "
-                            "RuntimeDefault, Unconfined, Localhost",
-                            (int)sc->seccomp->profile_type);
+        enum crisp_profile_kind kind;
+        const char *ref = NULL;
+        int r = crisp_ctr_profile_kind(sc->seccomp, "security_context.seccomp", &kind, &ref, err);
+        if (r < 0 || kind == CRISP_PROFILE_NONE)
+            return r;
+        if (kind == CRISP_PROFILE_LOCALHOST)
+            return seccomp_from_file(ref, s, err);
+        s->seccomp_set = true;
+        s->seccomp.kind = CRISP_SECCOMP_RUNTIME_DEFAULT;
+        return 0;
     }
     /* The kubelet may still send the deprecated string form. */
 #pragma GCC diagnostic push
@@ -374,7 +378,10 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     const Runtime__V1__LinuxContainerSecurityContext *sc =
         cfg->linux ? cfg->linux->security_context : NULL;
     s->readonly_rootfs = sc && sc->readonly_rootfs;
-    r = set_namespaces(cfg, pod, s, err);
+    r = crisp_ctr_resources_validate("CreateContainer", "config.linux.resources",
+                                     cfg->linux ? cfg->linux->resources : NULL, err);
+    if (r == 0)
+        r = set_namespaces(cfg, pod, s, err);
     if (r == 0)
         r = add_cri_mounts(cfg, s, err);
     if (r == 0) {
@@ -387,6 +394,12 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         r = set_security(sc, s, err);
     if (r == 0)
         r = set_seccomp(sc, s, err);
+    if (r == 0)
+        r = crisp_ctr_set_devices(cfg, sc && sc->privileged, s, err);
+    if (r == 0)
+        r = crisp_ctr_apparmor_profile(sc, &crisp_lsm_host_default, &s->apparmor_profile, err);
+    if (r == 0)
+        r = crisp_ctr_selinux_check(sc, &crisp_lsm_host_default, err);
     if (r == 0) {
         s->env = build_env(cfg, &img, pod->hostname);
         const char *wd = *cfg->working_dir ? cfg->working_dir : img.working_dir;

@@ -42,6 +42,8 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "ListPodSandboxMetrics", .unary = cri_list_pod_sandbox_metrics},
     {.method = "StreamPodSandboxMetrics", .stream = cri_stream_pod_sandbox_metrics},
     {.method = "CheckpointContainer", .unary = cri_checkpoint_container},
+    {.method = "UpdateContainerResources", .unary = cri_update_container_resources},
+    {.method = "UpdatePodSandboxResources", .unary = cri_update_pod_sandbox_resources},
     {.method = "ListImages", .unary = cri_list_images},
     {.method = "StreamImages", .stream = cri_stream_images},
     {.method = "ImageStatus", .unary = cri_image_status},

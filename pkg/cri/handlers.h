@@ -37,6 +37,9 @@ CRI_UNARY(cri_container_status);
 CRI_UNARY(cri_list_containers);
 CRI_UNARY(cri_exec_sync);
 CRI_UNARY(cri_reopen_container_log);
+/* update_service.c */
+CRI_UNARY(cri_update_container_resources);
+CRI_UNARY(cri_update_pod_sandbox_resources);
 int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);
 /* stats_service.c */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runtime/capabilities.h"
+#include "monitor/spec_security.h"
 #include "runtime/seccomp.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -91,6 +92,7 @@ void crisp_monitor_spec_free(struct crisp_monitor_spec *s)
     free(s->rlimits);
     free(s->caps);
     free((char *)s->seccomp.profile_json);
+    crisp_monitor_spec_security_free(s);
     free(s->log_path);
     free(s->oom_file);
     free(s->oom_key);
@@ -228,6 +230,7 @@ static int spec_json(const struct crisp_monitor_spec *s, json_t **out, struct cr
     if (r < 0)
         return r;
     json_object_set_new(o, "process", p);
+    crisp_monitor_spec_security_json(s, o);
     set_str(o, "log_path", s->log_path);
     set_str(o, "oom_file", s->oom_file);
     set_str(o, "oom_key", s->oom_key);
@@ -660,6 +663,8 @@ static int read_spec(const struct reader *rd, json_t *o, struct crisp_monitor_sp
         r = get_paths(rd, o, "readonly_paths", &s->readonly_paths, &s->n_readonly_paths);
     if (r == 0)
         r = read_process(rd, o, s);
+    if (r == 0)
+        r = crisp_monitor_spec_security_read(o, s, rd->path, rd->err);
     return r;
 }
 
@@ -712,6 +717,10 @@ int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
         .n_masked_paths = s->n_masked_paths,
         .readonly_paths = (const char *const *)s->readonly_paths,
         .n_readonly_paths = s->n_readonly_paths,
+        .devices = s->devices,
+        .n_devices = s->n_devices,
+        .host_devices = s->host_devices,
+        .sys_writable = s->sys_writable,
         .process =
             {
                 .argv = s->argv,
@@ -734,6 +743,7 @@ int crisp_monitor_spec_to_container_spec(const struct crisp_monitor_spec *s,
                 .caps_set = s->caps_set,
                 .no_new_privs = s->no_new_privs,
                 .seccomp = s->seccomp_set ? &s->seccomp : NULL,
+                .apparmor_profile = s->apparmor_profile,
             },
     };
     return 0;

@@ -23,6 +23,9 @@
  *                "seccomp": {"kind": "runtime_default"}
  *                         | {"kind": "profile", "profile": "<OCI LinuxSeccomp JSON text>"}
  *                           (absent or null: unconfined)},
+ *    "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "mode": 438,
+ *                 "uid": 0, "gid": 0}],
+ *    "host_devices": false, "sys_writable": false, "apparmor_profile": "name",
  *    "log_path": "...", "oom_file": "...", "oom_key": "..."}
  *
  * Capability names are written "CAP_CHOWN"; on read the prefix is optional and case does not
@@ -46,6 +49,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "util/err.h"
 
@@ -105,6 +109,17 @@ struct crisp_monitor_spec {
      * seccomp.profile_json (CRISP_SECCOMP_PROFILE only) is owned by the spec (malloc'd). */
     bool seccomp_set;
     struct crisp_seccomp seccomp;
+
+    /* crisp_container_spec.devices (paths owned), .host_devices, .sys_writable;
+     * crisp_process.apparmor_profile (NULL = none). pkg/monitor/spec_security.c. */
+    struct crisp_device *devices;
+    size_t n_devices;
+    bool host_devices, sys_writable;
+    char *apparmor_profile;
+    /* crispd only, never written to spec.json: the device cgroup's allow rules, applied when
+     * the cgroup is made (pkg/container/ctr_devices.c). */
+    struct crisp_device_rule *device_rules;
+    size_t n_device_rules;
 
     char *log_path; /* absolute; NULL = no CRI log (the output is drained and dropped) */
     /* OOM-kill counter: the line "<oom_key> <N>" of oom_file, e.g. ".../memory.events" +

@@ -14,6 +14,7 @@
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
 #include "pod/pod_shm.h"
+#include "pod/pod_sysctl.h"
 #include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -52,7 +53,10 @@ static int validate(const Runtime__V1__PodSandboxConfig *config, const char *han
               o->ipc == RUNTIME__V1__NAMESPACE_MODE__TARGET))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "RunPodSandbox: namespace mode TARGET is valid for pid only");
-    return crisp_pod_files_validate(config, err);
+    bool host_net = o && o->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
+    bool host_ipc = o && o->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
+    int r = crisp_pod_sysctls_validate(config, host_net, host_ipc, err);
+    return r < 0 ? r : crisp_pod_files_validate(config, err);
 }
 
 /* Reserves the pod's name and id: a CREATING entry no lookup returns. */
@@ -120,6 +124,8 @@ static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct cris
                                        .hostname = pod->hostname};
     if (r == 0 && (req.net || req.ipc))
         r = crisp_pod_ns_create(&req, err);
+    if (r == 0)
+        r = crisp_pod_sysctls_apply(pod->config, ns_dir, host_net, host_ipc, err);
     if (r == 0 && !host_ipc)
         r = crisp_pod_shm_create(pod->dir, err);
     _cleanup_free_ char *ip = NULL;

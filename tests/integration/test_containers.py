@@ -315,7 +315,8 @@ def test_status_reports_user_and_resources(registry, client, pod):
                                          linux=api_pb2.LinuxContainerConfig(resources=res)))
     st = status(client, cid)
     assert st.user.linux.uid == 1000 and st.user.linux.gid == 1000
-    assert list(st.user.linux.supplemental_groups) == [2000]  # app is a member of "extra"
+    # the primary group first, then "extra" (app is a member of it in the image's /etc/group)
+    assert list(st.user.linux.supplemental_groups) == [1000, 2000]
     assert st.resources.linux.cpu_shares == 512
     assert st.resources.linux.memory_limit_in_bytes == 64 << 20
 

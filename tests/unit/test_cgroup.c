@@ -528,6 +528,24 @@ static void test_v2_unlimited_values(void **state)
     assert_file(d, "cpu.max", "max 100000");
 }
 
+static void test_v2_memory_limit_below_working_set_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    make_v2(f, "memory");
+    create(f);
+    const char *d = path_of(f, "", REL); /* usage 1000000, of which 300000 inactive file */
+    struct crisp_cgroup_resources res = {.has_memory_limit = true, .memory_limit = 500000};
+    struct crisp_err err;
+    assert_int_equal(crisp_cgroup_apply(f->cg, &res, &err), -EBUSY);
+    assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.msg, "500000"));
+    assert_non_null(strstr(err.msg, "1000000"));
+    assert_file(d, "memory.max", "max");
+    res.memory_limit = 800000; /* above the working set: the kernel reclaims the cache */
+    apply_ok(f, &res);
+    assert_file(d, "memory.max", "800000");
+}
+
 static void test_v2_swap_equal_to_memory_is_no_swap(void **state)
 {
     struct fixture *f = *state;
@@ -1072,6 +1090,7 @@ int main(void)
         T(test_v2_create_existing_is_reused),
         T(test_v2_apply_every_resource),
         T(test_v2_unlimited_values),
+        T(test_v2_memory_limit_below_working_set_is_refused),
         T(test_v2_swap_equal_to_memory_is_no_swap),
         T(test_v2_cpu_period_or_quota_alone),
         T(test_v2_shares_to_weight),
