@@ -37,6 +37,7 @@ static void setup_containers(struct crisp_runtime *rt)
                                          .ctrs = &rt->ctrs,
                                          .cgroups = rt->have_cgroups ? &rt->cgroup_root : NULL,
                                          .monitor_path = rt->monitor_path};
+    crisp_pod_store_set_infra(&rt->pods, rt->monitor_path, rt->ctr_env.cgroups);
 }
 
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,

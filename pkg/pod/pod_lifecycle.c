@@ -11,6 +11,7 @@
 #include "pod/pod_files.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_pidns.h"
 #include "pod/pod_shm.h"
 #include "util/ids.h"
 #include "util/cleanup.h"
@@ -41,11 +42,10 @@ static int validate(const Runtime__V1__PodSandboxConfig *config, const char *han
     const Runtime__V1__LinuxPodSandboxConfig *l = config->linux;
     const Runtime__V1__NamespaceOption *o =
         l && l->security_context ? l->security_context->namespace_options : NULL;
-    if (o && (o->pid == RUNTIME__V1__NAMESPACE_MODE__POD ||
-              o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET))
-        return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
-                            "RunPodSandbox: a pod-wide PID namespace (shareProcessNamespace) is "
-                            "not supported yet; use CONTAINER or NODE");
+    if (o && o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "RunPodSandbox: PID namespace mode TARGET is valid for containers "
+                            "only; a pod takes POD, CONTAINER or NODE");
     if (o && (o->network == RUNTIME__V1__NAMESPACE_MODE__TARGET ||
               o->ipc == RUNTIME__V1__NAMESPACE_MODE__TARGET))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
@@ -101,7 +101,7 @@ static void unlist(struct crisp_pod_store *ps, struct crisp_pod *pod)
 }
 
 /* Namespaces, files, and the READY state, each persisted before the next. */
-static int create(struct crisp_pod *pod, struct crisp_err *err)
+static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct crisp_err *err)
 {
     int r = crisp_mkdir_p(pod->dir, 0711, err);
     if (r == 0)
@@ -122,6 +122,8 @@ static int create(struct crisp_pod *pod, struct crisp_err *err)
         r = crisp_pod_shm_create(pod->dir, err);
     if (r == 0)
         r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, err);
+    if (r == 0 && crisp_pod_ns_mode(pod, 'p') == RUNTIME__V1__NAMESPACE_MODE__POD)
+        r = crisp_pod_pidns_up(ps, pod, err);
     if (r == 0) {
         pthread_mutex_lock(&pod->lock);
         pod->state = CRISP_POD_READY;
@@ -131,9 +133,11 @@ static int create(struct crisp_pod *pod, struct crisp_err *err)
     return r;
 }
 
-static void destroy_files(struct crisp_pod *pod)
+static void destroy_files(struct crisp_pod_store *ps, struct crisp_pod *pod)
 {
     struct crisp_err err;
+    if (crisp_pod_pidns_down(ps, pod, &err) < 0)
+        log_warn("pod", "%s: %s", pod->id, err.msg);
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
     if (crisp_pod_ns_remove(ns_dir, &err) < 0)
         log_warn("pod", "%s: %s", pod->id, err.msg);
@@ -154,9 +158,9 @@ int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfi
     pod->runtime_handler = crisp_xstrdup(runtime_handler);
     pod->hostname = crisp_xstrdup(*config->hostname ? config->hostname : config->metadata->name);
     pod->created_at = crisp_now_ns();
-    r = create(pod, err);
+    r = create(ps, pod, err);
     if (r < 0) { /* undo, and free the name for a retry */
-        destroy_files(pod);
+        destroy_files(ps, pod);
         unlist(ps, pod);
     } else {
         memcpy(id_out, pod->id, CRISP_ID_LEN + 1);
@@ -175,8 +179,9 @@ int crisp_pod_stop(struct crisp_pod_store *ps, const char *id, struct crisp_err 
         return 0; /* stopping what does not exist is done */
     }
     pthread_mutex_lock(&pod->lock);
-    int r = 0;
-    if (pod->state != CRISP_POD_NOTREADY) {
+    bool had_infra = pod->infra_pid > 0;
+    int r = crisp_pod_pidns_down(ps, pod, err);
+    if (r == 0 && (pod->state != CRISP_POD_NOTREADY || had_infra)) {
         pod->state = CRISP_POD_NOTREADY;
         r = crisp_pod_save_state(pod, err);
         log_info("pod", "%s: stopped", pod->id);
@@ -196,7 +201,7 @@ int crisp_pod_remove(struct crisp_pod_store *ps, const char *id, struct crisp_er
     int r = crisp_pod_stop(ps, pod->id, err);
     if (r == 0) {
         unlist(ps, pod);
-        destroy_files(pod);
+        destroy_files(ps, pod);
         log_info("pod", "%s: removed", pod->id);
     }
     crisp_pod_put(ps, pod);

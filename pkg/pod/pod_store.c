@@ -8,6 +8,7 @@
 #include "pod/pod.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_pidns.h"
 #include "pod/pod_shm.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -41,14 +42,19 @@ static bool reconcile(struct crisp_pod *pod)
     _cleanup_free_ char *ns = crisp_xasprintf("%s/ns", pod->dir);
     if (pod->state == CRISP_POD_CREATING) {
         log_warn("pod", "%s: creation was interrupted; removing it", pod->id);
+        if (crisp_pod_pidns_down(NULL, pod, &err) < 0)
+            log_warn("pod", "%s: %s", pod->id, err.msg);
         crisp_pod_ns_remove(ns, &err);
         crisp_pod_shm_remove(pod->dir, &err);
         crisp_remove_tree(pod->dir);
         return false;
     }
     bool own_net = crisp_pod_ns_mode(pod, 'n') != RUNTIME__V1__NAMESPACE_MODE__NODE;
-    if (pod->state == CRISP_POD_READY && own_net && !crisp_pod_ns_pinned(ns, "net")) {
-        log_warn("pod", "%s: its network namespace is gone; marking it not ready", pod->id);
+    const char *gone = own_net && !crisp_pod_ns_pinned(ns, "net") ? "network namespace"
+                       : !crisp_pod_pidns_alive(pod)              ? "PID namespace's infra process"
+                                                                  : NULL;
+    if (pod->state == CRISP_POD_READY && gone) {
+        log_warn("pod", "%s: its %s is gone; marking it not ready", pod->id, gone);
         pod->state = CRISP_POD_NOTREADY;
         crisp_pod_save_state(pod, &err);
     }
@@ -90,6 +96,13 @@ int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, stru
     }
     log_info("pod", "%zu pod sandboxes restored", ps->n_pods);
     return 0;
+}
+
+void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_path,
+                               const struct crisp_cgroup_root *cgroups)
+{
+    ps->monitor_path = monitor_path;
+    ps->cgroups = cgroups;
 }
 
 void crisp_pod_store_free(struct crisp_pod_store *ps)
