@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container/ctr_scope.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define DEFAULT_PARENT "crisp"
 
-static void map_resources(const Runtime__V1__LinuxContainerResources *in,
-                          struct crisp_cgroup_resources *out)
+void crisp_ctr_cgroup_map_resources(const Runtime__V1__LinuxContainerResources *in,
+                                    struct crisp_cgroup_resources *out)
 {
     memset(out, 0, sizeof(*out));
     if (!in)
@@ -58,8 +60,16 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     int r = crisp_cgroup_create(root, *parent ? parent : DEFAULT_PARENT, id, &cg, err);
     if (r < 0)
         return r;
+    return crisp_ctr_cgroup_fill(root, cg, res, spec, path, err);
+}
+
+int crisp_ctr_cgroup_fill(const struct crisp_cgroup_root *root, struct crisp_cgroup *cg,
+                          const Runtime__V1__LinuxContainerResources *res,
+                          struct crisp_monitor_spec *spec, char **path, struct crisp_err *err)
+{
+    int r;
     struct crisp_cgroup_resources limits;
-    map_resources(res, &limits);
+    crisp_ctr_cgroup_map_resources(res, &limits);
     r = crisp_cgroup_apply(cg, &limits, err);
     free(limits.hugepages);
     free(limits.unified);
@@ -100,6 +110,8 @@ int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *pa
         return r;
     struct crisp_err ignored;
     crisp_cgroup_kill_all(cg, SIGKILL, &ignored);
+    if (crisp_ctr_scope_stop(path, &ignored) < 0)
+        log_warn("container", "%s", ignored.msg);
     r = crisp_cgroup_destroy(cg, err);
     crisp_cgroup_free(cg);
     return r;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "container/ctr_cgroup.h"
+#include "container/ctr_scope.h"
 #include "container/ctr_spec.h"
 #include "container/image_config.h"
 #include "image/blobstore.h"
@@ -165,8 +166,12 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         free(c->cgroup);
         c->cgroup = NULL;
         const char *parent = pod->config->linux ? pod->config->linux->cgroup_parent : "";
-        r = crisp_ctr_cgroup_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
-                                   &c->cgroup, err);
+        if (env->cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD)
+            r = crisp_ctr_scope_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
+                                      &c->cgroup, &c->scope_holder, err);
+        else
+            r = crisp_ctr_cgroup_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
+                                       &c->cgroup, err);
         if (r < 0)
             c->cgroup = crisp_xstrdup("");
     }
@@ -220,6 +225,10 @@ int crisp_ctr_create(const struct crisp_ctr_env *env, const char *pod_id,
     if (r == 0) {
         _cleanup_free_ char *dir = crisp_xstrdup(c->dir);
         r = crisp_monitor_spawn(env->monitor_path, dir, &pid, err);
+    }
+    if (c) { /* the container has joined its scope (or failed): the placeholder goes */
+        crisp_ctr_scope_release_holder(c->scope_holder);
+        c->scope_holder = 0;
     }
     if (r == 0) {
         pthread_mutex_lock(&c->lock);

@@ -162,6 +162,11 @@ def _test_cgroup_dirs():
         glob.glob(f"/sys/fs/cgroup/{TEST_CGROUP_PARENT}")
 
 
+# This session's work dirs: other pytest sessions (other worktrees) may be running
+# their own crispds on this machine, and their processes and mounts are not ours.
+_workdirs = []
+
+
 def _leftover_processes():
     """Monitors of the tests' crispds and processes in the tests' cgroups."""
     found = {}
@@ -177,7 +182,7 @@ def _leftover_processes():
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             continue
-        monitor = cmdline.startswith("crisp-monitor") and "/crisp-it-" in cmdline
+        monitor = cmdline.startswith("crisp-monitor") and any(w in cmdline for w in _workdirs)
         if not zombie and (monitor or f"/{TEST_CGROUP_PARENT}/" in cgroups):
             found[int(entry)] = cmdline
     return found
@@ -185,7 +190,8 @@ def _leftover_processes():
 
 def _leftover_mounts():
     with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if "/crisp-it-" in line.split()[4]]
+        return [line.split()[4] for line in f
+                if any(line.split()[4].startswith(w) for w in _workdirs)]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -231,6 +237,7 @@ def registry():
 @pytest.fixture
 def workdir():
     with tempfile.TemporaryDirectory(prefix="crisp-it-") as d:
+        _workdirs.append(d + "/")
         yield Path(d)
 
 
