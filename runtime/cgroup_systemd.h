@@ -27,6 +27,9 @@
  * \x escapes) or longer than 255 bytes. *out is malloc'd. */
 int crisp_systemd_slice_path(const char *slice, char **out, struct crisp_err *err);
 
+/* The slice used when the kubelet sends no cgroup_parent. */
+#define CRISP_DEFAULT_SLICE "crisp.slice"
+
 /* "crisp-<id>.scope" (malloc'd). */
 char *crisp_systemd_scope_name(const char *id);
 

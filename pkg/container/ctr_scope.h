@@ -12,9 +12,6 @@
 #include "runtime/cgroup.h"
 #include "util/err.h"
 
-/* The slice used when the kubelet sends no cgroup_parent. */
-#define CRISP_DEFAULT_SLICE "crisp.slice"
-
 /* Starts the scope <slice>/crisp-<id>.scope with the limits (systemd's
  * properties, then cgroupfs writes for everything), fills the spec's
  * cgroup.procs files and OOM counter; *path is the cgroup path, *holder the

@@ -58,7 +58,8 @@ static void setup_containers(struct crisp_runtime *rt)
                                          .ctrs = &rt->ctrs,
                                          .cgroups = rt->have_cgroups ? &rt->cgroup_root : NULL,
                                          .monitor_path = rt->monitor_path};
-    crisp_pod_store_set_infra(&rt->pods, rt->monitor_path, rt->ctr_env.cgroups);
+    crisp_pod_store_set_infra(&rt->pods, rt->monitor_path, rt->ctr_env.cgroups,
+                              rt->cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD);
 }
 
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,

@@ -41,16 +41,17 @@ struct crisp_pod_store {
     /* For pods with a pod-wide PID namespace (crisp_pod_store_set_infra). */
     const char *monitor_path;
     const struct crisp_cgroup_root *cgroups; /* NULL: the infra gets no cgroup */
+    bool systemd_cgroups;                    /* cgroup_driver systemd: a scope, not a dir */
 };
 
 /* Loads the persisted pods and reconciles them with what is really there. */
 int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, struct crisp_err *err);
 void crisp_pod_store_free(struct crisp_pod_store *ps);
-/* What starting an infra process needs: crisp-monitor's path and the cgroup
- * root (NULL: none); both must outlive the store. Until set, RunPodSandbox
- * with pid POD fails. */
+/* What starting an infra process needs: crisp-monitor's path, the cgroup
+ * root (NULL: none; both must outlive the store) and the cgroup driver. Until
+ * set, RunPodSandbox with pid POD fails. */
 void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_path,
-                               const struct crisp_cgroup_root *cgroups);
+                               const struct crisp_cgroup_root *cgroups, bool systemd_cgroups);
 
 /* By full id or unique id prefix; NOT_FOUND otherwise. The caller puts it. */
 int crisp_pod_store_get(struct crisp_pod_store *ps, const char *id, struct crisp_pod **out,

@@ -7,6 +7,7 @@
 #include "pod/pod_infra.h"
 #include "pod/pod_persist.h"
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_systemd.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -26,6 +27,22 @@ static int persist_pid(void *ctx, pid_t pid, struct crisp_err *err)
     return crisp_pod_save_state(pod, err);
 }
 
+/* systemd driver: the running infra becomes the scope crisp-<pod id>.scope in
+ * the pod's slice (systemd moves it in). */
+static int start_scope(struct crisp_pod_store *ps, const struct crisp_pod *pod, pid_t pid,
+                       struct crisp_err *err)
+{
+    const char *p = pod->config->linux ? pod->config->linux->cgroup_parent : NULL;
+    _cleanup_free_ char *unit = crisp_systemd_scope_name(pod->id);
+    _cleanup_free_ char *slice_path = NULL;
+    struct crisp_systemd_scope scope = {.unit = unit,
+                                        .slice = p && *p ? p : CRISP_DEFAULT_SLICE,
+                                        .pid = pid,
+                                        .mode = ps->cgroups->mode};
+    int r = crisp_systemd_slice_path(scope.slice, &slice_path, err); /* a clear error first */
+    return r < 0 ? r : crisp_systemd_start_scope(&scope, err);
+}
+
 int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct crisp_err *err)
 {
     if (!ps->monitor_path)
@@ -34,7 +51,7 @@ int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct
     struct crisp_cgroup *cg = NULL;
     const char **files = NULL;
     size_t n_files = 0;
-    if (ps->cgroups) {
+    if (ps->cgroups && !ps->systemd_cgroups) {
         int r = crisp_cgroup_create(ps->cgroups, cgroup_parent_of(pod), pod->id, &cg, err);
         if (r < 0)
             return r;
@@ -49,6 +66,10 @@ int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct
                                           .ctx = pod};
     pid_t pid;
     int r = crisp_pod_infra_start(&req, &pid, err);
+    if (r == 0 && ps->cgroups && ps->systemd_cgroups && (r = start_scope(ps, pod, pid, err)) < 0) {
+        struct crisp_err ignored;
+        crisp_pod_infra_kill(pid, ns_dir, &ignored);
+    }
     if (r < 0 && cg) {
         struct crisp_err ignored;
         crisp_cgroup_destroy(cg, &ignored);
@@ -62,6 +83,10 @@ int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct
 static int remove_cgroup(struct crisp_pod_store *ps, const struct crisp_pod *pod,
                          struct crisp_err *err)
 {
+    if (ps->systemd_cgroups) {
+        _cleanup_free_ char *unit = crisp_systemd_scope_name(pod->id);
+        return crisp_systemd_stop_unit(unit, err);
+    }
     struct crisp_cgroup *cg;
     int r = crisp_cgroup_open(ps->cgroups, cgroup_parent_of(pod), pod->id, &cg, err);
     if (r == -ENOENT) {

@@ -99,10 +99,11 @@ int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, stru
 }
 
 void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_path,
-                               const struct crisp_cgroup_root *cgroups)
+                               const struct crisp_cgroup_root *cgroups, bool systemd_cgroups)
 {
     ps->monitor_path = monitor_path;
     ps->cgroups = cgroups;
+    ps->systemd_cgroups = systemd_cgroups;
 }
 
 void crisp_pod_store_free(struct crisp_pod_store *ps)

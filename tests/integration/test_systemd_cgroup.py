@@ -188,3 +188,21 @@ def test_systemd_driver_without_systemd_is_a_startup_error(crispd_factory, workd
     assert "crispd exited with 1" in str(e.value)
     assert "systemd is not reachable" in d.log() and "no-bus.sock" in d.log()
     assert '"cgroup_driver": "cgroupfs"' in d.log()
+
+
+def test_pod_infra_process_gets_a_scope(systemd, crispd_factory, workdir):
+    d = systemd_crispd(crispd_factory, workdir).start()
+    c = d.client()
+    cfg = pod_config(d.dir, "shared")
+    cfg.linux.security_context.namespace_options.pid = api_pb2.POD
+    pod_id = c.call("RunPodSandbox", config=cfg, timeout=30).pod_sandbox_id
+    infra = json.loads((d.state / "pods" / pod_id / "state.json").read_text())["infra_pid"]
+    unit = f"crisp-{pod_id}.scope"
+    [start] = systemd.calls("StartTransientUnit")
+    assert start["unit"] == unit and start["props"]["PIDs"] == [infra]
+    assert start["props"]["Slice"] == SLICE
+    assert cgroup_of(infra, "memory") == f"/{SLICE_PATH}/{unit}"
+    c.call("StopPodSandbox", pod_sandbox_id=pod_id, timeout=30)
+    assert [e["unit"] for e in systemd.calls("StopUnit")] == [unit]
+    c.call("RemovePodSandbox", pod_sandbox_id=pod_id, timeout=30)
+    c.close()
