@@ -206,3 +206,13 @@ def test_pod_infra_process_gets_a_scope(systemd, crispd_factory, workdir):
     assert [e["unit"] for e in systemd.calls("StopUnit")] == [unit]
     c.call("RemovePodSandbox", pod_sandbox_id=pod_id, timeout=30)
     c.close()
+
+
+def test_crispd_check_reports_a_reachable_systemd(systemd, workdir):
+    from conftest import CRISPD
+    cfg = workdir / "systemd.json"
+    cfg.write_text(json.dumps({"cgroup_driver": "systemd"}))
+    r = subprocess.run([CRISPD, "check", "--config", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert ("ok       cgroup driver: systemd 252-fake answers on the system bus: start the "
+            "kubelet with --cgroup-driver=systemd") in r.stdout, r.stdout + r.stderr
