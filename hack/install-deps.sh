@@ -17,6 +17,7 @@ test_pkgs=(
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck
+  dbus-daemon python3-dbus python3-gi
 )
 
 bench_pkgs=(
