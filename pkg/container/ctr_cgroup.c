@@ -90,23 +90,49 @@ int crisp_ctr_cgroup_fill(const struct crisp_cgroup_root *root, struct crisp_cgr
     return r;
 }
 
-int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *path,
-                            struct crisp_err *err)
+/* Opens "<parent>/<name>" from a stored path; 0 with *cg NULL when it is gone. */
+static int open_path(const struct crisp_cgroup_root *root, const char *path,
+                     struct crisp_cgroup **cg, struct crisp_err *err)
 {
+    *cg = NULL;
     if (!root || !path || !*path)
         return 0;
-    struct crisp_cgroup *cg = NULL;
     _cleanup_free_ char *copy = crisp_xstrdup(path);
     char *slash = strrchr(copy, '/');
     const char *name = slash ? slash + 1 : copy;
     if (slash)
         *slash = '\0';
-    int r = crisp_cgroup_open(root, slash ? copy : "", name, &cg, err);
+    int r = crisp_cgroup_open(root, slash ? copy : "", name, cg, err);
     if (r == -ENOENT) {
         crisp_err_clear(err);
         return 0;
     }
-    if (r < 0)
+    return r;
+}
+
+int crisp_ctr_cgroup_kill_leftovers(const struct crisp_cgroup_root *root, const char *path,
+                                    struct crisp_err *err)
+{
+    struct crisp_cgroup *cg;
+    int r = open_path(root, path, &cg, err);
+    if (r < 0 || !cg)
+        return r;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    r = crisp_cgroup_pids(cg, &pids, &n, err);
+    if (r == 0 && n > 0)
+        r = crisp_cgroup_kill_all(cg, SIGKILL, err);
+    free(pids);
+    crisp_cgroup_free(cg);
+    return r;
+}
+
+int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *path,
+                            struct crisp_err *err)
+{
+    struct crisp_cgroup *cg;
+    int r = open_path(root, path, &cg, err);
+    if (r < 0 || !cg)
         return r;
     struct crisp_err ignored;
     crisp_cgroup_kill_all(cg, SIGKILL, &ignored);

@@ -22,6 +22,11 @@ int crisp_ctr_cgroup_fill(const struct crisp_cgroup_root *root, struct crisp_cgr
  * malloc'd arrays pointing into in: free them, not their members). */
 void crisp_ctr_cgroup_map_resources(const Runtime__V1__LinuxContainerResources *in,
                                     struct crisp_cgroup_resources *out);
+/* SIGKILL to whatever is still in the cgroup once the container's process
+ * has exited: in a shared PID namespace (or the host's) its children outlive
+ * it, reparented to the pod's infra. An empty or missing cgroup is fine. */
+int crisp_ctr_cgroup_kill_leftovers(const struct crisp_cgroup_root *root, const char *path,
+                                    struct crisp_err *err);
 /* Removes it (kills what is left in it first; a systemd scope is stopped);
  * missing is fine. */
 int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *path,

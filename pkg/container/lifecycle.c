@@ -356,6 +356,9 @@ int crisp_ctr_stop(const struct crisp_ctr_env *env, const char *id, int64_t time
     pthread_mutex_lock(&c->lock);
     r = stop_locked(c, timeout, err);
     pthread_mutex_unlock(&c->lock);
+    struct crisp_err leftover_err;
+    if (r == 0 && crisp_ctr_cgroup_kill_leftovers(env->cgroups, c->cgroup, &leftover_err) < 0)
+        log_warn("container", "%s: %s", c->id, leftover_err.msg);
     if (r == 0)
         log_info("container", "%s: stopped", c->id);
     crisp_ctr_put(env->ctrs, c);

@@ -258,3 +258,21 @@ def test_dead_infra_at_restart_marks_the_pod_not_ready(registry, crispd_factory)
     assert "PID namespace" in d.log()
     c.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
     c.close()
+
+
+def test_stopping_a_container_ends_its_children_in_the_shared_namespace(client, crispd, image):
+    pod = run_pod(client, crispd, "children")
+    a = start(client, pod, image, "a", ["sh", "-c", "sleep 1007 & sleep 1008"],
+              pid_mode=api_pb2.POD)
+    b = start(client, pod, image, "b", ["sleep", "1009"], pid_mode=api_pb2.POD)
+    deadline = time.monotonic() + 10
+    while "sleep 1007" not in ps(client, b).values():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.call("StopContainer", container_id=a, timeout=30)
+    # Without the stop, sleep 1007 would live on as the infra's child.
+    deadline = time.monotonic() + 10
+    while "sleep 1007" in ps(client, b).values():
+        assert time.monotonic() < deadline, ps(client, b)
+        time.sleep(0.05)
+    assert "sleep 1009" in ps(client, b).values()
