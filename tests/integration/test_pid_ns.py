@@ -133,6 +133,11 @@ def test_infra_reaps_orphans(client, crispd, image):
     time.sleep(1)
     seen = ps(client, cid, with_state=True)
     assert seen[1] == ("S", "crisp-monitor --pod-init")
+    status = client.call("ExecSync", container_id=cid, timeout=30,
+                         cmd=["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs)", "/proc/1/status"])
+    # The infra keeps no privilege.
+    assert status.stdout.split() == [b"CapEff:", b"0000000000000000", b"CapBnd:",
+                                     b"0000000000000000", b"NoNewPrivs:", b"1"]
     assert [p for p, (state, _) in seen.items() if state == "Z"] == []
     client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
 
