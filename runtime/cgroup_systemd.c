@@ -250,9 +250,10 @@ static int append_resources(sd_bus_message *m, const struct crisp_systemd_scope 
     return r < 0 ? r : append_bits(m, "AllowedMemoryNodes", res->cpuset_mems, err);
 }
 
-static int build_start(sd_bus *bus, const struct crisp_systemd_scope *s, sd_bus_message **out,
-                       struct crisp_err *err)
+/* StartTransientUnit of the scope arg (a struct crisp_systemd_scope). */
+static int build_start(sd_bus *bus, const void *arg, sd_bus_message **out, struct crisp_err *err)
 {
+    const struct crisp_systemd_scope *s = arg;
     _cleanup_msg_ sd_bus_message *m = NULL;
     _cleanup_free_ char *desc = crisp_xasprintf("crisp %s", s->unit);
     int r =
@@ -307,15 +308,9 @@ static int run_job(build_fn build, const void *arg, const char *what, const char
     return r;
 }
 
-static int build_start_call(sd_bus *bus, const void *arg, sd_bus_message **out,
-                            struct crisp_err *err)
-{
-    return build_start(bus, arg, out, err);
-}
-
 int crisp_systemd_start_scope(const struct crisp_systemd_scope *s, struct crisp_err *err)
 {
-    return run_job(build_start_call, s, "StartTransientUnit", NULL, err);
+    return run_job(build_start, s, "StartTransientUnit", NULL, err);
 }
 
 static int build_stop(sd_bus *bus, const void *unit, sd_bus_message **out, struct crisp_err *err)
