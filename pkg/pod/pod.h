@@ -42,6 +42,10 @@ struct crisp_pod_store {
     const char *monitor_path;
     const struct crisp_cgroup_root *cgroups; /* NULL: the infra gets no cgroup */
     bool systemd_cgroups;                    /* cgroup_driver systemd: a scope, not a dir */
+    /* Interrupted creations of pid POD pods, found at start: their infra cgroup is
+     * removed once crisp_pod_store_set_infra says how. */
+    struct crisp_pod **unfinished;
+    size_t n_unfinished;
 };
 
 /* Loads the persisted pods and reconciles them with what is really there. */

@@ -80,8 +80,8 @@ int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct
     return r;
 }
 
-static int remove_cgroup(struct crisp_pod_store *ps, const struct crisp_pod *pod,
-                         struct crisp_err *err)
+int crisp_pod_pidns_remove_cgroup(struct crisp_pod_store *ps, const struct crisp_pod *pod,
+                                  struct crisp_err *err)
 {
     if (ps->systemd_cgroups) {
         _cleanup_free_ char *unit = crisp_systemd_scope_name(pod->id);
@@ -107,7 +107,7 @@ int crisp_pod_pidns_down(struct crisp_pod_store *ps, struct crisp_pod *pod, stru
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
     int r = crisp_pod_infra_kill(pod->infra_pid, ns_dir, err);
     if (r == 0 && ps && ps->cgroups)
-        r = remove_cgroup(ps, pod, err);
+        r = crisp_pod_pidns_remove_cgroup(ps, pod, err);
     if (r == 0) {
         log_info("pod", "%s: infra process %d stopped", pod->id, (int)pod->infra_pid);
         pod->infra_pid = 0;

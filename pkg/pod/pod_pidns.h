@@ -10,5 +10,8 @@ int crisp_pod_pidns_up(struct crisp_pod_store *ps, struct crisp_pod *pod, struct
  * cgroup (when ps is not NULL and has a cgroup root) and clears infra_pid. Caller holds
  * pod->lock; persisting is the caller's. No infra: nothing to do. */
 int crisp_pod_pidns_down(struct crisp_pod_store *ps, struct crisp_pod *pod, struct crisp_err *err);
+/* Removes the infra's cgroup (or stops its scope); a missing one is fine. */
+int crisp_pod_pidns_remove_cgroup(struct crisp_pod_store *ps, const struct crisp_pod *pod,
+                                  struct crisp_err *err);
 /* True when the pod's infra is alive (or the pod has none). */
 bool crisp_pod_pidns_alive(const struct crisp_pod *pod);

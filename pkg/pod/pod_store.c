@@ -34,9 +34,11 @@ int crisp_pod_ns_mode(const struct crisp_pod *pod, char which)
     return which == 'n' ? o->network : which == 'p' ? o->pid : o->ipc;
 }
 
+enum reconciled { POD_KEPT, POD_DROPPED, POD_DROPPED_WITH_CGROUP };
+
 /* A pod whose creation a crash interrupted, or whose namespaces are gone
  * (a reboot empties /run, a hand-made umount): undo or mark not ready. */
-static bool reconcile(struct crisp_pod *pod)
+static enum reconciled reconcile(struct crisp_pod *pod)
 {
     struct crisp_err err;
     _cleanup_free_ char *ns = crisp_xasprintf("%s/ns", pod->dir);
@@ -47,7 +49,10 @@ static bool reconcile(struct crisp_pod *pod)
         crisp_pod_ns_remove(ns, &err);
         crisp_pod_shm_remove(pod->dir, &err);
         crisp_remove_tree(pod->dir);
-        return false;
+        /* Its infra cgroup may exist: the cgroup root is not known yet. */
+        return crisp_pod_ns_mode(pod, 'p') == RUNTIME__V1__NAMESPACE_MODE__POD
+                   ? POD_DROPPED_WITH_CGROUP
+                   : POD_DROPPED;
     }
     bool own_net = crisp_pod_ns_mode(pod, 'n') != RUNTIME__V1__NAMESPACE_MODE__NODE;
     const char *gone = own_net && !crisp_pod_ns_pinned(ns, "net") ? "network namespace"
@@ -58,7 +63,7 @@ static bool reconcile(struct crisp_pod *pod)
         pod->state = CRISP_POD_NOTREADY;
         crisp_pod_save_state(pod, &err);
     }
-    return true;
+    return POD_KEPT;
 }
 
 static void add_locked(struct crisp_pod_store *ps, struct crisp_pod *pod)
@@ -89,10 +94,16 @@ int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, stru
             log_warn("pod", "skipping %s/%s: %s", ps->dir, e->d_name, load_err.msg);
             continue;
         }
-        if (reconcile(pod))
+        enum reconciled how = reconcile(pod);
+        if (how == POD_KEPT) {
             add_locked(ps, pod);
-        else
+        } else if (how == POD_DROPPED_WITH_CGROUP) {
+            ps->unfinished =
+                crisp_xrealloc(ps->unfinished, (ps->n_unfinished + 1) * sizeof(*ps->unfinished));
+            ps->unfinished[ps->n_unfinished++] = pod;
+        } else {
             crisp_pod_free(pod);
+        }
     }
     log_info("pod", "%zu pod sandboxes restored", ps->n_pods);
     return 0;
@@ -104,6 +115,15 @@ void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_p
     ps->monitor_path = monitor_path;
     ps->cgroups = cgroups;
     ps->systemd_cgroups = systemd_cgroups;
+    for (size_t i = 0; i < ps->n_unfinished; i++) {
+        struct crisp_err err;
+        if (cgroups && crisp_pod_pidns_remove_cgroup(ps, ps->unfinished[i], &err) < 0)
+            log_warn("pod", "%s: %s", ps->unfinished[i]->id, err.msg);
+        crisp_pod_free(ps->unfinished[i]);
+    }
+    free(ps->unfinished);
+    ps->unfinished = NULL;
+    ps->n_unfinished = 0;
 }
 
 void crisp_pod_store_free(struct crisp_pod_store *ps)
@@ -111,6 +131,9 @@ void crisp_pod_store_free(struct crisp_pod_store *ps)
     for (size_t i = 0; i < ps->n_pods; i++)
         crisp_pod_free(ps->pods[i]);
     free(ps->pods);
+    for (size_t i = 0; i < ps->n_unfinished; i++)
+        crisp_pod_free(ps->unfinished[i]);
+    free(ps->unfinished);
     free(ps->dir);
     pthread_mutex_destroy(&ps->lock);
     memset(ps, 0, sizeof(*ps));

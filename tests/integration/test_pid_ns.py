@@ -281,3 +281,32 @@ def test_stopping_a_container_ends_its_children_in_the_shared_namespace(client, 
         assert time.monotonic() < deadline, ps(client, b)
         time.sleep(0.05)
     assert "sleep 1009" in ps(client, b).values()
+
+
+def test_interrupted_creation_is_undone_at_start(registry, crispd_factory):
+    """A crash after the infra started but before the pod was ready (simulated
+    by putting the state back to creating): the next start kills the infra and
+    removes the pod, its pins and its cgroup."""
+    d = crispd_factory().start()
+    c = d.client()
+    pod = run_pod(c, d, "interrupted")
+    infra = infra_pid(d, pod[0])
+    pod_dir = d.state / "pods" / pod[0]
+    cgroup = f"/sys/fs/cgroup/pids/{TEST_CGROUP_PARENT}/{pod[0]}"
+    assert os.path.isdir(cgroup)
+    c.close()
+    d.proc.kill()
+    d.proc.wait()
+    d._stderr.close()
+    state = json.loads((pod_dir / "state.json").read_text())
+    state["state"] = "creating"
+    (pod_dir / "state.json").write_text(json.dumps(state))
+    d.start()
+    c = d.client()
+    assert wait_gone(infra)
+    assert len(c.call("ListPodSandbox").items) == 0
+    assert not pod_dir.exists()
+    assert not os.path.exists(cgroup)
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if str(pod_dir) in line]
+    c.close()
