@@ -19,6 +19,7 @@ test_pkgs=(
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck python3-prometheus-client
   containernetworking-plugins iptables
+  dbus-daemon python3-dbus python3-gi
 )
 
 run_pkgs=(

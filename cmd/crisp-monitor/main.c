@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "monitor/monitor.h"
+#include "pod/pod_init.h"
 #include "util/log.h"
 
 #ifndef CRISP_VERSION
@@ -23,10 +25,14 @@
 
 static const char usage_text[] =
     "Usage: crisp-monitor --dir DIR [--log-level LEVEL]\n"
+    "       crisp-monitor --pod-init\n"
     "\n"
     "Runs and watches one container for crispd: DIR holds spec.json; the monitor writes\n"
     "pid, monitor.pid, monitor.sock and, when the container has exited, exit.json there.\n"
-    "fd 3, when open, receives one line: \"ok <pid>\" or \"error <code> <message>\".\n";
+    "fd 3, when open, receives one line: \"ok <pid>\" or \"error <code> <message>\".\n"
+    "\n"
+    "--pod-init: pid 1 of a pod's shared PID namespace (started by crispd): waits for a\n"
+    "byte on fd 3, then reaps orphans until killed.\n";
 
 /* fds 0-2 open (on /dev/null when they were not), every fd above REPORT_FD closed. */
 static void sanitize_fds(void)
@@ -51,13 +57,12 @@ int main(int argc, char **argv)
     sanitize_fds();
     int report_fd = fcntl(REPORT_FD, F_GETFD) >= 0 ? REPORT_FD : -1;
     static const struct option options[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'}, {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},   {"pod-init", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
+    bool pod_init = false;
     enum crisp_log_level level;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -72,6 +77,9 @@ int main(int argc, char **argv)
             }
             crisp_log_set_level(level);
             break;
+        case 'p':
+            pod_init = true;
+            break;
         case 'V':
             printf("crisp-monitor %s\n", CRISP_VERSION);
             return 0;
@@ -83,7 +91,9 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!dir || dir[0] != '/' || optind != argc) {
+    if (pod_init && !dir && optind == argc && report_fd == REPORT_FD)
+        return crisp_pod_init_main(report_fd);
+    if (pod_init || !dir || dir[0] != '/' || optind != argc) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }

@@ -3,11 +3,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check/check.h"
+#include "runtime/cgroup_systemd.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -162,14 +164,23 @@ void crisp_check_cgroup_driver(const struct crisp_check_paths *paths,
         crisp_check_ok(rep, item, "cgroupfs: start the kubelet with --cgroup-driver=cgroupfs");
         return;
     }
-    /* The kubelet then names systemd slices as cgroup parents, which crisp's
-     * containers (runtime/cgroup_path.c) refuse so far. */
+    /* The systemd driver starts a transient scope per container over D-Bus. */
+    struct crisp_err err;
+    char *version = NULL;
+    if (crisp_systemd_ping(&version, &err) == 0) {
+        crisp_check_ok(rep, item,
+                       "systemd %s answers on the system bus: start the kubelet with "
+                       "--cgroup-driver=systemd",
+                       version);
+        free(version);
+        return;
+    }
     struct stat st;
     bool systemd_runs = stat(paths->systemd_run, &st) == 0 && S_ISDIR(st.st_mode);
     crisp_check_missing(rep, item,
-                        "set \"cgroup_driver\": \"cgroupfs\" in /etc/crisp/crisp.json (or a "
-                        "drop-in) and start the kubelet with --cgroup-driver=cgroupfs",
-                        "cgroup_driver is systemd, but crisp creates container cgroups with the "
-                        "cgroupfs driver only%s",
+                        "run crispd on a node whose init is systemd, or set \"cgroup_driver\": "
+                        "\"cgroupfs\" in /etc/crisp/crisp.json (or a drop-in) and start the "
+                        "kubelet with --cgroup-driver=cgroupfs",
+                        "cgroup_driver is systemd, but systemd does not answer: %s%s", err.msg,
                         systemd_runs ? "" : " (and systemd is not the init system here)");
 }

@@ -34,8 +34,9 @@ struct crisp_ctr {
     char *image_ref;                      /* the image as the kubelet named it */
     char *log_path;                       /* absolute, "" when none */
     char *cgroup;                         /* cgroup path relative to the hierarchy roots */
-    int stop_signal;                      /* from the image, or SIGTERM */
-    uid_t uid;                            /* the process's ids, as resolved at creation */
+    pid_t scope_holder; /* systemd driver: the scope's placeholder during create, else 0 */
+    int stop_signal;    /* from the image, or SIGTERM */
+    uid_t uid;          /* the process's ids, as resolved at creation */
     gid_t gid;
     gid_t *groups;
     size_t n_groups;

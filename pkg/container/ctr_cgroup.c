@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container/ctr_scope.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define DEFAULT_PARENT "crisp"
 
-static void map_resources(const Runtime__V1__LinuxContainerResources *in,
-                          struct crisp_cgroup_resources *out)
+void crisp_ctr_cgroup_map_resources(const Runtime__V1__LinuxContainerResources *in,
+                                    struct crisp_cgroup_resources *out)
 {
     memset(out, 0, sizeof(*out));
     if (!in)
@@ -44,7 +46,7 @@ static int apply_mapped(struct crisp_cgroup *cg, const Runtime__V1__LinuxContain
                         const struct crisp_monitor_spec *spec, struct crisp_err *err)
 {
     struct crisp_cgroup_resources limits;
-    map_resources(res, &limits);
+    crisp_ctr_cgroup_map_resources(res, &limits);
     if (spec) {
         limits.device_rules = spec->device_rules;
         limits.n_device_rules = spec->n_device_rules;
@@ -74,7 +76,14 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     int r = crisp_cgroup_create(root, *parent ? parent : DEFAULT_PARENT, id, &cg, err);
     if (r < 0)
         return r;
-    r = apply_mapped(cg, res, spec, err);
+    return crisp_ctr_cgroup_fill(root, cg, res, spec, path, err);
+}
+
+int crisp_ctr_cgroup_fill(const struct crisp_cgroup_root *root, struct crisp_cgroup *cg,
+                          const Runtime__V1__LinuxContainerResources *res,
+                          struct crisp_monitor_spec *spec, char **path, struct crisp_err *err)
+{
+    int r = apply_mapped(cg, res, spec, err);
     if (r == 0) {
         const char **files = NULL;
         size_t n = crisp_cgroup_procs_files(cg, &files);
@@ -92,26 +101,54 @@ int crisp_ctr_cgroup_setup(const struct crisp_cgroup_root *root, const char *par
     return r;
 }
 
-/* An existing cgroup by its path relative to the hierarchy roots ("a/b/<id>"). */
-static int open_by_path(const struct crisp_cgroup_root *root, const char *path,
-                        struct crisp_cgroup **cg, struct crisp_err *err)
+/* Opens "<parent>/<name>" from a stored path; 0 with *cg NULL when it is gone. */
+static int open_path(const struct crisp_cgroup_root *root, const char *path,
+                     struct crisp_cgroup **cg, struct crisp_err *err)
 {
+    *cg = NULL;
+    if (!root || !path || !*path)
+        return 0;
     _cleanup_free_ char *copy = crisp_xstrdup(path);
     char *slash = strrchr(copy, '/');
     const char *name = slash ? slash + 1 : copy;
     if (slash)
         *slash = '\0';
-    return crisp_cgroup_open(root, slash ? copy : "", name, cg, err);
+    int r = crisp_cgroup_open(root, slash ? copy : "", name, cg, err);
+    if (r == -ENOENT) {
+        crisp_err_clear(err);
+        return 0;
+    }
+    return r;
 }
 
 int crisp_ctr_cgroup_update(const struct crisp_cgroup_root *root, const char *path,
                             const Runtime__V1__LinuxContainerResources *res, struct crisp_err *err)
 {
-    struct crisp_cgroup *cg = NULL;
-    int r = open_by_path(root, path, &cg, err);
+    struct crisp_cgroup *cg;
+    int r = open_path(root, path, &cg, err);
     if (r < 0)
         return r;
+    if (!cg)
+        return crisp_errorf(err, GRPC_STATUS_NOT_FOUND, ENOENT,
+                            "cgroup %s: not found in any hierarchy", path ? path : "(none)");
     r = apply_mapped(cg, res, NULL, err);
+    crisp_cgroup_free(cg);
+    return r;
+}
+
+int crisp_ctr_cgroup_kill_leftovers(const struct crisp_cgroup_root *root, const char *path,
+                                    struct crisp_err *err)
+{
+    struct crisp_cgroup *cg;
+    int r = open_path(root, path, &cg, err);
+    if (r < 0 || !cg)
+        return r;
+    pid_t *pids = NULL;
+    size_t n = 0;
+    r = crisp_cgroup_pids(cg, &pids, &n, err);
+    if (r == 0 && n > 0)
+        r = crisp_cgroup_kill_all(cg, SIGKILL, err);
+    free(pids);
     crisp_cgroup_free(cg);
     return r;
 }
@@ -119,18 +156,14 @@ int crisp_ctr_cgroup_update(const struct crisp_cgroup_root *root, const char *pa
 int crisp_ctr_cgroup_remove(const struct crisp_cgroup_root *root, const char *path,
                             struct crisp_err *err)
 {
-    if (!root || !path || !*path)
-        return 0;
-    struct crisp_cgroup *cg = NULL;
-    int r = open_by_path(root, path, &cg, err);
-    if (r == -ENOENT) {
-        crisp_err_clear(err);
-        return 0;
-    }
-    if (r < 0)
+    struct crisp_cgroup *cg;
+    int r = open_path(root, path, &cg, err);
+    if (r < 0 || !cg)
         return r;
     struct crisp_err ignored;
     crisp_cgroup_kill_all(cg, SIGKILL, &ignored);
+    if (crisp_ctr_scope_stop(path, &ignored) < 0)
+        log_warn("container", "%s", ignored.msg);
     r = crisp_cgroup_destroy(cg, err);
     crisp_cgroup_free(cg);
     return r;

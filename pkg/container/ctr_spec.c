@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "container/ctr_spec.h"
 
+#include "container/ctr_pidns.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +144,9 @@ static char *pod_ns(const struct crisp_pod *pod, const char *type)
     return crisp_xasprintf("%s/ns/%s", pod->dir, type);
 }
 
-static int set_namespaces(const Runtime__V1__ContainerConfig *cfg, const struct crisp_pod *pod,
-                          struct crisp_monitor_spec *s, struct crisp_err *err)
+static int set_namespaces(const struct crisp_ctr_env *env, const Runtime__V1__ContainerConfig *cfg,
+                          const struct crisp_pod *pod, struct crisp_monitor_spec *s,
+                          struct crisp_err *err)
 {
     s->host_net = crisp_pod_ns_mode(pod, 'n') == RUNTIME__V1__NAMESPACE_MODE__NODE;
     s->host_uts = s->host_net;
@@ -154,18 +157,7 @@ static int set_namespaces(const Runtime__V1__ContainerConfig *cfg, const struct 
     }
     if (!s->host_ipc)
         s->ipcns = pod_ns(pod, "ipc");
-    const Runtime__V1__LinuxContainerSecurityContext *sc =
-        cfg->linux ? cfg->linux->security_context : NULL;
-    int pid_mode = sc && sc->namespace_options ? (int)sc->namespace_options->pid
-                                               : RUNTIME__V1__NAMESPACE_MODE__CONTAINER;
-    if (pid_mode == RUNTIME__V1__NAMESPACE_MODE__NODE)
-        s->host_pid = true;
-    else if (pid_mode != RUNTIME__V1__NAMESPACE_MODE__CONTAINER)
-        return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
-                            "CreateContainer: PID namespace mode %s is not supported yet; use "
-                            "CONTAINER or NODE",
-                            pid_mode == RUNTIME__V1__NAMESPACE_MODE__POD ? "POD" : "TARGET");
-    return 0;
+    return crisp_ctr_set_pid_namespace(env, cfg, pod, s, err);
 }
 
 static int set_user(const Runtime__V1__ContainerConfig *cfg, const struct crisp_image_defaults *img,
@@ -381,7 +373,7 @@ int crisp_ctr_build_spec(const struct crisp_ctr_env *env, struct crisp_ctr *c,
     r = crisp_ctr_resources_validate("CreateContainer", "config.linux.resources",
                                      cfg->linux ? cfg->linux->resources : NULL, err);
     if (r == 0)
-        r = set_namespaces(cfg, pod, s, err);
+        r = set_namespaces(env, cfg, pod, s, err);
     if (r == 0)
         r = add_cri_mounts(cfg, s, err);
     if (r == 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "container/ctr_cgroup.h"
+#include "container/ctr_scope.h"
 #include "container/ctr_spec.h"
 #include "container/image_config.h"
 #include "events/events.h"
@@ -166,8 +167,12 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         free(c->cgroup);
         c->cgroup = NULL;
         const char *parent = pod->config->linux ? pod->config->linux->cgroup_parent : "";
-        r = crisp_ctr_cgroup_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
-                                   &c->cgroup, err);
+        if (env->cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD)
+            r = crisp_ctr_scope_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
+                                      &c->cgroup, &c->scope_holder, err);
+        else
+            r = crisp_ctr_cgroup_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
+                                       &c->cgroup, err);
         if (r < 0)
             c->cgroup = crisp_xstrdup("");
     }
@@ -221,6 +226,10 @@ int crisp_ctr_create(const struct crisp_ctr_env *env, const char *pod_id,
     if (r == 0) {
         _cleanup_free_ char *dir = crisp_xstrdup(c->dir);
         r = crisp_monitor_spawn(env->monitor_path, dir, &pid, err);
+    }
+    if (c) { /* the container has joined its scope (or failed): the placeholder goes */
+        crisp_ctr_scope_release_holder(c->scope_holder);
+        c->scope_holder = 0;
     }
     if (r == 0) {
         pthread_mutex_lock(&c->lock);
@@ -351,6 +360,9 @@ int crisp_ctr_stop(const struct crisp_ctr_env *env, const char *id, int64_t time
     pthread_mutex_lock(&c->lock);
     r = stop_locked(c, timeout, err);
     pthread_mutex_unlock(&c->lock);
+    struct crisp_err leftover_err;
+    if (r == 0 && crisp_ctr_cgroup_kill_leftovers(env->cgroups, c->cgroup, &leftover_err) < 0)
+        log_warn("container", "%s: %s", c->id, leftover_err.msg);
     if (r == 0)
         log_info("container", "%s: stopped", c->id);
     crisp_ctr_put(env->ctrs, c);

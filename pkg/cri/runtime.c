@@ -10,6 +10,7 @@
 #include "cri/runtime_config.h"
 #include "image/registry.h"
 #include "pod/pod_persist.h"
+#include "runtime/cgroup_systemd.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -26,6 +27,25 @@ static char *monitor_path(void)
     return crisp_xasprintf("%s/crisp-monitor", dirname(exe));
 }
 
+/* cgroup_driver systemd: systemd must answer on the system bus, now. */
+static int crisp_systemd_require(bool have_cgroups, struct crisp_err *err)
+{
+    _cleanup_free_ char *version = NULL;
+    struct crisp_err why;
+    int r = crisp_systemd_ping(&version, &why);
+    if (r < 0)
+        return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, -r,
+                            "cgroup_driver is \"systemd\", but systemd is not reachable: %s; run "
+                            "crispd under systemd or set \"cgroup_driver\": \"cgroupfs\" (and "
+                            "the kubelet's --cgroup-driver=cgroupfs)",
+                            why.msg);
+    if (!have_cgroups)
+        return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, ENOENT,
+                            "cgroup_driver is \"systemd\", but no cgroup hierarchy was found");
+    log_info("cri", "cgroup driver systemd (systemd %s)", version);
+    return 0;
+}
+
 static void setup_containers(struct crisp_runtime *rt)
 {
     struct crisp_err err;
@@ -39,6 +59,8 @@ static void setup_containers(struct crisp_runtime *rt)
                                          .ctrs = &rt->ctrs,
                                          .cgroups = rt->have_cgroups ? &rt->cgroup_root : NULL,
                                          .monitor_path = rt->monitor_path};
+    crisp_pod_store_set_infra(&rt->pods, rt->monitor_path, rt->ctr_env.cgroups,
+                              rt->cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD);
 }
 
 static int setup_network(struct crisp_runtime *rt, struct crisp_err *err)
@@ -92,6 +114,8 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_ctr_store_init(&rt->ctrs, cfg->state, cfg->root, err);
     if (r == 0)
         setup_containers(rt);
+    if (r == 0 && cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD)
+        r = crisp_systemd_require(rt->have_cgroups, err);
     if (r == 0)
         r = crisp_stats_start(&rt->stats, &rt->ctrs, rt->ctr_env.cgroups, err);
     if (r == 0)

@@ -9,11 +9,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api.pb-c.h"
 #include "util/err.h"
 
 #define CRISP_ID_LEN 64
+
+struct crisp_cgroup_root;
 
 enum crisp_pod_state { CRISP_POD_CREATING, CRISP_POD_READY, CRISP_POD_NOTREADY };
 
@@ -27,6 +30,7 @@ struct crisp_pod {
     int refs;           /* guarded by the store lock */
     pthread_mutex_t lock;
     enum crisp_pod_state state; /* guarded by lock */
+    pid_t infra_pid;            /* pid POD: the infra process (pod_infra.h), 0 = none; lock */
 };
 
 struct crisp_network;
@@ -37,11 +41,24 @@ struct crisp_pod_store {
     pthread_mutex_t lock;
     struct crisp_pod **pods;
     size_t n_pods;
+    /* For pods with a pod-wide PID namespace (crisp_pod_store_set_infra). */
+    const char *monitor_path;
+    const struct crisp_cgroup_root *cgroups; /* NULL: the infra gets no cgroup */
+    bool systemd_cgroups;                    /* cgroup_driver systemd: a scope, not a dir */
+    /* Interrupted creations of pid POD pods, found at start: their infra cgroup is
+     * removed once crisp_pod_store_set_infra says how. */
+    struct crisp_pod **unfinished;
+    size_t n_unfinished;
 };
 
 /* Loads the persisted pods and reconciles them with what is really there. */
 int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, struct crisp_err *err);
 void crisp_pod_store_free(struct crisp_pod_store *ps);
+/* What starting an infra process needs: crisp-monitor's path, the cgroup
+ * root (NULL: none; both must outlive the store) and the cgroup driver. Until
+ * set, RunPodSandbox with pid POD fails. */
+void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_path,
+                               const struct crisp_cgroup_root *cgroups, bool systemd_cgroups);
 
 /* By full id or unique id prefix; NOT_FOUND otherwise. The caller puts it. */
 int crisp_pod_store_get(struct crisp_pod_store *ps, const char *id, struct crisp_pod **out,

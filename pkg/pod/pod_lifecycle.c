@@ -13,6 +13,7 @@
 #include "pod/pod_net.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_pidns.h"
 #include "pod/pod_shm.h"
 #include "pod/pod_sysctl.h"
 #include "util/ids.h"
@@ -44,11 +45,10 @@ static int validate(const Runtime__V1__PodSandboxConfig *config, const char *han
     const Runtime__V1__LinuxPodSandboxConfig *l = config->linux;
     const Runtime__V1__NamespaceOption *o =
         l && l->security_context ? l->security_context->namespace_options : NULL;
-    if (o && (o->pid == RUNTIME__V1__NAMESPACE_MODE__POD ||
-              o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET))
-        return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS,
-                            "RunPodSandbox: a pod-wide PID namespace (shareProcessNamespace) is "
-                            "not supported yet; use CONTAINER or NODE");
+    if (o && o->pid == RUNTIME__V1__NAMESPACE_MODE__TARGET)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "RunPodSandbox: PID namespace mode TARGET is valid for containers "
+                            "only; a pod takes POD, CONTAINER or NODE");
     if (o && (o->network == RUNTIME__V1__NAMESPACE_MODE__TARGET ||
               o->ipc == RUNTIME__V1__NAMESPACE_MODE__TARGET))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
@@ -133,6 +133,8 @@ static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct cris
         r = crisp_pod_net_up(ps, pod, &ip, err); /* CNI ADD into the pinned netns */
     if (r == 0)
         r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, ip, err);
+    if (r == 0 && crisp_pod_ns_mode(pod, 'p') == RUNTIME__V1__NAMESPACE_MODE__POD)
+        r = crisp_pod_pidns_up(ps, pod, err);
     if (r == 0) {
         pthread_mutex_lock(&pod->lock);
         pod->state = CRISP_POD_READY;
@@ -145,6 +147,8 @@ static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct cris
 static void destroy_files(struct crisp_pod_store *ps, struct crisp_pod *pod)
 {
     struct crisp_err err;
+    if (crisp_pod_pidns_down(ps, pod, &err) < 0)
+        log_warn("pod", "%s: %s", pod->id, err.msg);
     crisp_pod_net_down(ps, pod); /* before the netns goes, so plugins can clean inside it */
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
     if (crisp_pod_ns_remove(ns_dir, &err) < 0)
@@ -190,8 +194,9 @@ int crisp_pod_stop(struct crisp_pod_store *ps, const char *id, struct crisp_err 
     }
     crisp_pod_net_down(ps, pod); /* CNI DEL; a failure is logged, Stop still succeeds */
     pthread_mutex_lock(&pod->lock);
-    int r = 0;
-    if (pod->state != CRISP_POD_NOTREADY) {
+    bool had_infra = pod->infra_pid > 0;
+    int r = crisp_pod_pidns_down(ps, pod, err);
+    if (r == 0 && (pod->state != CRISP_POD_NOTREADY || had_infra)) {
         pod->state = CRISP_POD_NOTREADY;
         r = crisp_pod_save_state(pod, err);
         log_info("pod", "%s: stopped", pod->id);

@@ -26,7 +26,8 @@
 #define NSFS_MAGIC 0x6e736673
 #endif
 
-static const char *const ns_types[] = {"net", "ipc", "uts"};
+/* Created here: net, ipc, uts; pinned by pod_infra.c: pid. */
+static const char *const ns_types[] = {"net", "ipc", "uts", "pid"};
 
 static int loopback_up(void)
 {
@@ -73,7 +74,7 @@ static __attribute__((noreturn)) void child_main(const struct crisp_pod_ns_reque
     _exit(0);
 }
 
-static int pin(pid_t pid, const char *dir, const char *type, struct crisp_err *err)
+int crisp_pod_ns_pin(pid_t pid, const char *dir, const char *type, struct crisp_err *err)
 {
     _cleanup_free_ char *src = crisp_xasprintf("/proc/%d/ns/%s", (int)pid, type);
     _cleanup_free_ char *dst = crisp_xasprintf("%s/%s", dir, type);
@@ -102,7 +103,7 @@ static int pin_all(const struct crisp_pod_ns_request *req, pid_t pid, int report
         return crisp_syserrf(err, result[1], "pod namespaces: %s", step_names[result[0]]);
     bool want[] = {req->net, req->ipc, req->uts};
     for (size_t i = 0; i < 3; i++) {
-        int r = want[i] ? pin(pid, req->dir, ns_types[i], err) : 0;
+        int r = want[i] ? crisp_pod_ns_pin(pid, req->dir, ns_types[i], err) : 0;
         if (r < 0)
             return r;
     }
@@ -151,7 +152,7 @@ bool crisp_pod_ns_pinned(const char *dir, const char *type)
 int crisp_pod_ns_remove(const char *dir, struct crisp_err *err)
 {
     int result = 0;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(ns_types) / sizeof(ns_types[0]); i++) {
         _cleanup_free_ char *path = crisp_xasprintf("%s/%s", dir, ns_types[i]);
         if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
             result = crisp_syserrf(err, errno, "unmount %s", path);

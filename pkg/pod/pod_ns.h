@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -14,7 +15,9 @@ struct crisp_pod_ns_request {
 };
 
 int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err *err);
-/* Unmounts and removes the pinned files; missing ones are fine. */
+/* Pins /proc/<pid>/ns/<type> at dir/<type> (a new file, bind-mounted). */
+int crisp_pod_ns_pin(pid_t pid, const char *dir, const char *type, struct crisp_err *err);
+/* Unmounts and removes the pinned files (net, ipc, uts, pid); missing ones are fine. */
 int crisp_pod_ns_remove(const char *dir, struct crisp_err *err);
 /* True when dir/<type> is a live pinned namespace. */
 bool crisp_pod_ns_pinned(const char *dir, const char *type);

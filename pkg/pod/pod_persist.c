@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,8 @@ int crisp_pod_save_state(const struct crisp_pod *pod, struct crisp_err *err)
         json_pack("{s:s, s:I, s:s, s:s}", "state", state_names[pod->state], "created_at",
                   (json_int_t)pod->created_at, "runtime_handler", pod->runtime_handler, "hostname",
                   pod->hostname);
+    if (pod->infra_pid > 0)
+        json_object_set_new(doc, "infra_pid", json_integer(pod->infra_pid));
     _cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT);
     _cleanup_free_ char *path = crisp_xasprintf("%s/state.json", pod->dir);
     return crisp_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -73,6 +76,8 @@ static int load_state(struct crisp_pod *pod, struct crisp_err *err)
     pod->created_at = json_integer_value(json_object_get(doc, "created_at"));
     pod->runtime_handler = crisp_xstrdup(handler);
     pod->hostname = crisp_xstrdup(hostname);
+    json_int_t infra = json_integer_value(json_object_get(doc, "infra_pid"));
+    pod->infra_pid = infra > 0 && infra <= INT32_MAX ? (pid_t)infra : 0;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "pod/pod.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
+#include "pod/pod_pidns.h"
 #include "pod/pod_shm.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -33,26 +34,36 @@ int crisp_pod_ns_mode(const struct crisp_pod *pod, char which)
     return which == 'n' ? o->network : which == 'p' ? o->pid : o->ipc;
 }
 
+enum reconciled { POD_KEPT, POD_DROPPED, POD_DROPPED_WITH_CGROUP };
+
 /* A pod whose creation a crash interrupted, or whose namespaces are gone
  * (a reboot empties /run, a hand-made umount): undo or mark not ready. */
-static bool reconcile(struct crisp_pod *pod)
+static enum reconciled reconcile(struct crisp_pod *pod)
 {
     struct crisp_err err;
     _cleanup_free_ char *ns = crisp_xasprintf("%s/ns", pod->dir);
     if (pod->state == CRISP_POD_CREATING) {
         log_warn("pod", "%s: creation was interrupted; removing it", pod->id);
+        if (crisp_pod_pidns_down(NULL, pod, &err) < 0)
+            log_warn("pod", "%s: %s", pod->id, err.msg);
         crisp_pod_ns_remove(ns, &err);
         crisp_pod_shm_remove(pod->dir, &err);
         crisp_remove_tree(pod->dir);
-        return false;
+        /* Its infra cgroup may exist: the cgroup root is not known yet. */
+        return crisp_pod_ns_mode(pod, 'p') == RUNTIME__V1__NAMESPACE_MODE__POD
+                   ? POD_DROPPED_WITH_CGROUP
+                   : POD_DROPPED;
     }
     bool own_net = crisp_pod_ns_mode(pod, 'n') != RUNTIME__V1__NAMESPACE_MODE__NODE;
-    if (pod->state == CRISP_POD_READY && own_net && !crisp_pod_ns_pinned(ns, "net")) {
-        log_warn("pod", "%s: its network namespace is gone; marking it not ready", pod->id);
+    const char *gone = own_net && !crisp_pod_ns_pinned(ns, "net") ? "network namespace"
+                       : !crisp_pod_pidns_alive(pod)              ? "PID namespace's infra process"
+                                                                  : NULL;
+    if (pod->state == CRISP_POD_READY && gone) {
+        log_warn("pod", "%s: its %s is gone; marking it not ready", pod->id, gone);
         pod->state = CRISP_POD_NOTREADY;
         crisp_pod_save_state(pod, &err);
     }
-    return true;
+    return POD_KEPT;
 }
 
 static void add_locked(struct crisp_pod_store *ps, struct crisp_pod *pod)
@@ -83,13 +94,36 @@ int crisp_pod_store_init(struct crisp_pod_store *ps, const char *state_dir, stru
             log_warn("pod", "skipping %s/%s: %s", ps->dir, e->d_name, load_err.msg);
             continue;
         }
-        if (reconcile(pod))
+        enum reconciled how = reconcile(pod);
+        if (how == POD_KEPT) {
             add_locked(ps, pod);
-        else
+        } else if (how == POD_DROPPED_WITH_CGROUP) {
+            ps->unfinished =
+                crisp_xrealloc(ps->unfinished, (ps->n_unfinished + 1) * sizeof(*ps->unfinished));
+            ps->unfinished[ps->n_unfinished++] = pod;
+        } else {
             crisp_pod_free(pod);
+        }
     }
     log_info("pod", "%zu pod sandboxes restored", ps->n_pods);
     return 0;
+}
+
+void crisp_pod_store_set_infra(struct crisp_pod_store *ps, const char *monitor_path,
+                               const struct crisp_cgroup_root *cgroups, bool systemd_cgroups)
+{
+    ps->monitor_path = monitor_path;
+    ps->cgroups = cgroups;
+    ps->systemd_cgroups = systemd_cgroups;
+    for (size_t i = 0; i < ps->n_unfinished; i++) {
+        struct crisp_err err;
+        if (cgroups && crisp_pod_pidns_remove_cgroup(ps, ps->unfinished[i], &err) < 0)
+            log_warn("pod", "%s: %s", ps->unfinished[i]->id, err.msg);
+        crisp_pod_free(ps->unfinished[i]);
+    }
+    free(ps->unfinished);
+    ps->unfinished = NULL;
+    ps->n_unfinished = 0;
 }
 
 void crisp_pod_store_free(struct crisp_pod_store *ps)
@@ -97,6 +131,9 @@ void crisp_pod_store_free(struct crisp_pod_store *ps)
     for (size_t i = 0; i < ps->n_pods; i++)
         crisp_pod_free(ps->pods[i]);
     free(ps->pods);
+    for (size_t i = 0; i < ps->n_unfinished; i++)
+        crisp_pod_free(ps->unfinished[i]);
+    free(ps->unfinished);
     free(ps->dir);
     pthread_mutex_destroy(&ps->lock);
     memset(ps, 0, sizeof(*ps));

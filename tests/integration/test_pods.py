@@ -137,12 +137,22 @@ def test_unknown_runtime_handler_is_refused(client):
     assert "kata" in e.value.details()
 
 
-def test_shared_pid_namespace_is_reported_unimplemented(client, crispd):
-    sc = api_pb2.LinuxSandboxSecurityContext(
-        namespace_options=api_pb2.NamespaceOption(pid=api_pb2.POD))
+def test_pod_pid_namespace_modes(client, crispd):
+    """POD is reported back (test_pid_ns.py covers what it does); TARGET names
+    a container, so it is refused for a pod."""
+    def linux(pid):
+        sc = api_pb2.LinuxSandboxSecurityContext(
+            namespace_options=api_pb2.NamespaceOption(pid=pid))
+        return api_pb2.LinuxPodSandboxConfig(security_context=sc)
     with pytest.raises(grpc.RpcError) as e:
-        run(client, pod_config(linux=api_pb2.LinuxPodSandboxConfig(security_context=sc)))
-    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        run(client, pod_config(linux=linux(api_pb2.TARGET)))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "TARGET" in e.value.details()
+    assert os.listdir(crispd.state / "pods") == []
+    pid = run(client, pod_config(linux=linux(api_pb2.POD)))
+    st = pod_status(client, pid).status
+    assert st.linux.namespaces.options.pid == api_pb2.POD
+    client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
     assert os.listdir(crispd.state / "pods") == []
 
 

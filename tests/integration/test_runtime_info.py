@@ -3,6 +3,7 @@ import json
 
 import grpc
 import pytest
+from test_systemd_cgroup import systemd  # noqa: F401 (a fixture)
 
 
 def conditions(status):
@@ -42,7 +43,8 @@ def test_runtime_config_default_is_cgroupfs(client, ):
     assert rc.linux.cgroup_driver == api_pb2.CGROUPFS
 
 
-def test_runtime_config_follows_the_config_file(crispd_factory):
+def test_runtime_config_follows_the_config_file(crispd_factory, systemd):
+    """systemd: the fake one of test_systemd_cgroup.py (crispd needs one to start)."""
     from conftest import api_pb2
     d = crispd_factory()
     d.config = d.dir / "crisp.json"

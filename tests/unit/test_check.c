@@ -305,19 +305,26 @@ static void test_no_cgroups_at_all(void **state)
     assert_contains(output(f), "MISSING  cgroups: no cgroup v2 hierarchy");
 }
 
-static void test_systemd_driver_is_refused(void **state)
+/* A reachable systemd is covered by tests/integration/test_systemd_cgroup.py. */
+static void test_systemd_driver_needs_systemd_on_the_bus(void **state)
 {
     struct fixture *f = *state;
     crisp_check_cgroup_driver(&f->paths, &f->rep);
     assert_contains(output(f), "ok       cgroup driver: cgroupfs");
+    char bus[256];
+    pathf(bus, sizeof(bus), "unix:path=%s/no-bus.sock", f->dir);
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", bus, 1);
     f->paths.cgroup_driver = CRISP_CGROUP_DRIVER_SYSTEMD;
     crisp_check_cgroup_driver(&f->paths, &f->rep);
-    assert_contains(output(f), "MISSING  cgroup driver: cgroup_driver is systemd, but crisp "
-                               "creates container cgroups with the cgroupfs driver only (and "
-                               "systemd is not the init system here)");
+    assert_contains(output(f), "MISSING  cgroup driver: cgroup_driver is systemd, but systemd "
+                               "does not answer: systemd cgroup driver: cannot connect to the "
+                               "system bus at unix:path=");
+    assert_contains(output(f), "no-bus.sock: No such file or directory (and systemd is not the "
+                               "init system here)");
     mkdirs(f->systemd_run);
     crisp_check_cgroup_driver(&f->paths, &f->rep);
-    assert_contains(output(f), "cgroupfs driver only\n");
+    assert_contains(output(f), "No such file or directory\n");
+    unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
     assert_int_equal(f->rep.n_missing, 2);
 }
 
@@ -521,7 +528,7 @@ int main(void)
         T(test_cgroup_v1_missing_pids),
         T(test_cgroup_v2),
         T(test_no_cgroups_at_all),
-        T(test_systemd_driver_is_refused),
+        T(test_systemd_driver_needs_systemd_on_the_bus),
         T(test_cni_empty_dir_checks_default_plugins),
         T(test_cni_first_valid_config_names_the_plugins),
         T(test_cni_single_plugin_conf_and_no_valid_config),
