@@ -285,13 +285,9 @@ void crisp_attach_server_exit(struct crisp_attach_server *s, int32_t code)
     crisp_attach_server_close(s);
 }
 
-void crisp_attach_server_close(struct crisp_attach_server *s)
+void crisp_attach_server_stop_listening(struct crisp_attach_server *s)
 {
-    for (size_t i = 0; i < CRISP_ATTACH_CLIENTS; i++)
-        close_fd(&s->clients[i].fd);
     close_fd(&s->listen_fd);
-    close_fd(&s->stdin_fd);
-    close_fd(&s->pty_fd);
     if (s->dir) {
         char *path = crisp_xasprintf("%s/%s", s->dir, CRISP_ATTACH_SOCK_NAME);
         unlink(path);
@@ -299,6 +295,15 @@ void crisp_attach_server_close(struct crisp_attach_server *s)
         free(s->dir);
         s->dir = NULL;
     }
+}
+
+void crisp_attach_server_close(struct crisp_attach_server *s)
+{
+    for (size_t i = 0; i < CRISP_ATTACH_CLIENTS; i++)
+        close_fd(&s->clients[i].fd);
+    crisp_attach_server_stop_listening(s);
+    close_fd(&s->stdin_fd);
+    close_fd(&s->pty_fd);
     free(s->pending);
     s->pending = NULL;
     s->pending_off = s->pending_len = 0;

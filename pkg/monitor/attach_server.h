@@ -68,5 +68,8 @@ void crisp_attach_server_output(struct crisp_attach_server *s, enum crisp_attach
  * socket is closed and the socket file removed. */
 void crisp_attach_server_exit(struct crisp_attach_server *s, int32_t code);
 
+/* Closes the listening socket and removes its file; connected clients stay. Idempotent. */
+void crisp_attach_server_stop_listening(struct crisp_attach_server *s);
+
 /* Closes everything (the container's stdin too) and removes the socket file. Idempotent. */
 void crisp_attach_server_close(struct crisp_attach_server *s);

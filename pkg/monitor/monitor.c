@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -214,6 +215,19 @@ static bool oom_killed(struct monitor *m)
     return after > m->oom_base || (m->exit.signal == SIGKILL && after > 0);
 }
 
+/* Setup ran much code the monitor never runs again (spec parsing, the launcher), and the
+ * kernel maps file pages around every fault in 64 KiB windows: drop our mappings of the
+ * code so that only what the watch loop runs is faulted back in. The pages stay in the
+ * page cache; nothing is lost (text is never written). Best effort. */
+static void release_setup_code(void)
+{
+    extern const char __executable_start[], etext[];
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)__executable_start & ~(page - 1);
+    uintptr_t end = ((uintptr_t)etext + page - 1) & ~(page - 1);
+    (void)madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 /* Drains what is left, writes exit.json. The loop ends after this. */
 static void finish(struct monitor *m)
 {
@@ -224,6 +238,8 @@ static void finish(struct monitor *m)
             output_close(m, &m->out[i]);
     }
     m->exit.oom_killed = oom_killed(m);
+    /* Gone before exit.json: whoever sees the container exited finds no socket. */
+    crisp_attach_server_stop_listening(&m->attach);
     struct crisp_err err = {0};
     char *path = dir_file(m, "exit.json");
     if (crisp_monitor_exit_write(path, &m->exit, &err) < 0)
@@ -526,6 +542,8 @@ static int setup(struct monitor *m, struct crisp_err *err)
         r = crisp_attach_server_listen(&m->attach, m->dir, err);
     if (r == 0)
         r = write_pid_file(m, "pid", m->pid, err);
+    if (r == 0)
+        release_setup_code();
     return r;
 }
 

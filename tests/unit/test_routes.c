@@ -11,6 +11,7 @@
 #include <grpc/slice.h>
 
 #include "api.pb-c.h"
+#include "cri/handlers.h"
 #include "cri/runtime.h"
 #include "server/routes.h"
 
@@ -76,13 +77,23 @@ static void test_version_has_handler(void **state)
     assert_non_null(r->handler->unary);
 }
 
+/* A method of the services with no handler in the table gets a route without
+ * one (the server answers UNIMPLEMENTED): a table with Version only. */
 static void test_method_found_without_handler(void **state)
 {
-    const struct crisp_route *r =
-        find(*state, "/runtime.v1.RuntimeService/UpdatePodSandboxResources");
+    (void)state;
+    static const struct crisp_handler only_version[] = {
+        {.method = "Version", .unary = cri_version}};
+    struct crisp_routes routes = {0};
+    struct crisp_err err = {0};
+    assert_int_equal(
+        crisp_routes_build(&routes, cri_services, N_CRI_SERVICES, only_version, 1, &err), 0);
+    const struct crisp_route *r = find(&routes, "/runtime.v1.RuntimeService/Status");
     assert_non_null(r);
-    assert_string_equal(r->method->name, "UpdatePodSandboxResources");
+    assert_string_equal(r->method->name, "Status");
     assert_null(r->handler);
+    assert_non_null(find(&routes, "/runtime.v1.RuntimeService/Version")->handler);
+    crisp_routes_free(&routes);
 }
 
 static void test_unknown_method_not_found(void **state)
