@@ -262,20 +262,31 @@ int crisp_ctr_create(const struct crisp_ctr_env *env, const char *pod_id,
 
 /* Sends one command to the container's monitor; an "error <code> <msg>"
  * reply becomes err. */
-static int monitor_command(const struct crisp_ctr *c, const char *cmd, int timeout_ms,
-                           struct crisp_err *err)
+/* ok_value: where a number after "ok" goes (left alone when there is none), or NULL. */
+static int monitor_command_value(const struct crisp_ctr *c, const char *cmd, int timeout_ms,
+                                 int64_t *ok_value, struct crisp_err *err)
 {
     char reply[1024];
     int r = crisp_monitor_request(c->dir, cmd, reply, sizeof(reply), timeout_ms, err);
     if (r < 0)
         return r;
-    if (strncmp(reply, "ok", 2) == 0)
+    if (strncmp(reply, "ok", 2) == 0) {
+        long long v;
+        if (ok_value && sscanf(reply + 2, " %lld", &v) == 1)
+            *ok_value = v;
         return 0;
+    }
     int code = GRPC_STATUS_INTERNAL, used = 0;
     if (sscanf(reply, "error %d %n", &code, &used) >= 1 && used > 0)
         return crisp_errorf(err, (grpc_status_code)code, EIO, "%s", reply + used);
     return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "monitor of %.12s answered \"%s\"", c->id,
                         reply);
+}
+
+static int monitor_command(const struct crisp_ctr *c, const char *cmd, int timeout_ms,
+                           struct crisp_err *err)
+{
+    return monitor_command_value(c, cmd, timeout_ms, NULL, err);
 }
 
 int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct crisp_err *err)
@@ -290,11 +301,14 @@ int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct cris
         r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
                          "StartContainer: container %s is %s, expected created", c->id,
                          c->state == CRISP_CTR_RUNNING ? "already running" : "exited");
+    /* The monitor's start time: it precedes the finish time the monitor records, even for a
+     * container that exits at once. */
+    int64_t started_at = 0;
     if (r == 0)
-        r = monitor_command(c, "start", MONITOR_TIMEOUT_MS, err);
+        r = monitor_command_value(c, "start", MONITOR_TIMEOUT_MS, &started_at, err);
     if (r == 0) {
         c->state = CRISP_CTR_RUNNING;
-        c->started_at = crisp_now_ns();
+        c->started_at = started_at ? started_at : crisp_now_ns();
         crisp_event_emit(CRISP_EVENT_STARTED, c->id, c->pod_id);
     } else if (c->state == CRISP_CTR_CREATED) { /* a failed start leaves it exited */
         crisp_event_emit(CRISP_EVENT_STOPPED, c->id, c->pod_id);

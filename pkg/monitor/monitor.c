@@ -272,7 +272,7 @@ static void cmd_start(struct monitor *m, char *reply, size_t size)
     if (r == 0) {
         m->exit.started_at = crisp_now_ns();
         log_info("monitor", "container %s: started process %d", m->id, (int)m->pid);
-        snprintf(reply, size, "ok");
+        snprintf(reply, size, "ok %lld", (long long)m->exit.started_at);
         return;
     }
     /* The launcher has reaped the process: record the failure, then reply. */

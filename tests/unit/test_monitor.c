@@ -366,7 +366,14 @@ static void expect_reply(struct fixture *f, const char *cmd, const char *want)
 
 static void start(struct fixture *f)
 {
-    expect_reply(f, "start", "ok");
+    char reply[256];
+    int r = request(f, "start", reply, sizeof(reply));
+    if (r < 0)
+        fail_msg("start: %d (%s)", r, f->err.msg);
+    /* "ok <start time, ns since the epoch>" */
+    long long started = 0;
+    assert_int_equal(sscanf(reply, "ok %lld", &started), 1);
+    assert_true(started > 1600000000LL * 1000000000LL);
 }
 
 /* Waits for exit.json and for the monitor to exit 0; fills *e. */
