@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "config/address.h"
 #include "config/registries.h"
 #include "util/mem.h"
 
@@ -18,6 +19,8 @@ enum key_type {
     KEY_ENUM,       /* one of choices, stored as the index */
     KEY_BOOL,       /* true or false */
     KEY_REGISTRIES, /* object: host -> registry settings (registries.c) */
+    KEY_ADDRESS,    /* "host:port" string (address.c), "" = off */
+    KEY_PATHS,      /* array of absolute paths; count at count_offset */
 };
 
 struct key_spec {
@@ -26,6 +29,7 @@ struct key_spec {
     size_t offset;
     long long min, max;
     const char *const *choices;
+    size_t count_offset; /* KEY_PATHS: where the number of entries goes */
 };
 
 static const char *const log_level_choices[] = {"error", "warn", "info", "debug", NULL};
@@ -35,20 +39,27 @@ static const char *const cgroup_driver_choices[] = {"cgroupfs", "systemd", NULL}
 
 /* The schema: every key crispd accepts. Keep docs/config.md in step. */
 static const struct key_spec schema[] = {
-    {"listen", KEY_PATH, FIELD(listen), 0, 0, NULL},
-    {"root", KEY_PATH, FIELD(root), 0, 0, NULL},
-    {"state", KEY_PATH, FIELD(state), 0, 0, NULL},
-    {"log_level", KEY_ENUM, FIELD(log_level), 0, 0, log_level_choices},
-    {"workers", KEY_INT, FIELD(workers), 1, 1024, NULL},
-    {"max_recv_message_size", KEY_INT, FIELD(max_recv_message_size), 4096, 1LL << 30, NULL},
-    {"shutdown_timeout_seconds", KEY_INT, FIELD(shutdown_timeout_seconds), 0, 3600, NULL},
-    {"cgroup_driver", KEY_ENUM, FIELD(cgroup_driver), 0, 0, cgroup_driver_choices},
-    {"max_concurrent_downloads", KEY_INT, FIELD(max_concurrent_downloads), 1, 64, NULL},
-    {"pull_progress_timeout_seconds", KEY_INT, FIELD(pull_progress_timeout_seconds), 1, 86400,
-     NULL},
-    {"allow_device_nodes", KEY_BOOL, FIELD(allow_device_nodes), 0, 0, NULL},
-    {"oom_score_adj_clamp", KEY_BOOL, FIELD(oom_score_adj_clamp), 0, 0, NULL},
-    {"registries", KEY_REGISTRIES, FIELD(registries), 0, 0, NULL},
+    {"listen", KEY_PATH, FIELD(listen), 0, 0, NULL, 0},
+    {"root", KEY_PATH, FIELD(root), 0, 0, NULL, 0},
+    {"state", KEY_PATH, FIELD(state), 0, 0, NULL, 0},
+    {"log_level", KEY_ENUM, FIELD(log_level), 0, 0, log_level_choices, 0},
+    {"workers", KEY_INT, FIELD(workers), 1, 1024, NULL, 0},
+    {"max_recv_message_size", KEY_INT, FIELD(max_recv_message_size), 4096, 1LL << 30, NULL, 0},
+    {"shutdown_timeout_seconds", KEY_INT, FIELD(shutdown_timeout_seconds), 0, 3600, NULL, 0},
+    {"cgroup_driver", KEY_ENUM, FIELD(cgroup_driver), 0, 0, cgroup_driver_choices, 0},
+    {"max_concurrent_downloads", KEY_INT, FIELD(max_concurrent_downloads), 1, 64, NULL, 0},
+    {"pull_progress_timeout_seconds", KEY_INT, FIELD(pull_progress_timeout_seconds), 1, 86400, NULL,
+     0},
+    {"allow_device_nodes", KEY_BOOL, FIELD(allow_device_nodes), 0, 0, NULL, 0},
+    {"oom_score_adj_clamp", KEY_BOOL, FIELD(oom_score_adj_clamp), 0, 0, NULL, 0},
+    {"registries", KEY_REGISTRIES, FIELD(registries), 0, 0, NULL, 0},
+    {"cni_conf_dir", KEY_PATH, FIELD(cni_conf_dir), 0, 0, NULL, 0},
+    {"cni_bin_dirs", KEY_PATHS, FIELD(cni_bin_dirs), 0, 0, NULL, FIELD(n_cni_bin_dirs)},
+    {"cni_plugin_timeout_seconds", KEY_INT, FIELD(cni_plugin_timeout_seconds), 1, 3600, NULL, 0},
+    {"stream_address", KEY_ADDRESS, FIELD(stream_address), 0, 0, NULL, 0},
+    {"stream_token_ttl_seconds", KEY_INT, FIELD(stream_token_ttl_seconds), 1, 3600, NULL, 0},
+    {"stream_idle_timeout_seconds", KEY_INT, FIELD(stream_idle_timeout_seconds), 0, 86400, NULL, 0},
+    {"metrics_address", KEY_ADDRESS, FIELD(metrics_address), 0, 0, NULL, 0},
 };
 
 #define SCHEMA_LEN (sizeof(schema) / sizeof(schema[0]))
@@ -66,13 +77,34 @@ void crisp_config_init(struct crisp_config *cfg)
     cfg->cgroup_driver = CRISP_CGROUP_DRIVER_CGROUPFS;
     cfg->max_concurrent_downloads = 3;
     cfg->pull_progress_timeout_seconds = 60;
+    cfg->cni_conf_dir = crisp_xstrdup("/etc/cni/net.d");
+    cfg->cni_bin_dirs = crisp_xcalloc(3, sizeof(char *));
+    cfg->cni_bin_dirs[0] = crisp_xstrdup("/opt/cni/bin");
+    cfg->cni_bin_dirs[1] = crisp_xstrdup("/usr/lib/cni");
+    cfg->n_cni_bin_dirs = 2;
+    cfg->cni_plugin_timeout_seconds = 60;
+    cfg->stream_address = crisp_xstrdup("127.0.0.1:0");
+    cfg->stream_token_ttl_seconds = 60;
+    cfg->stream_idle_timeout_seconds = 4 * 3600;
+    cfg->metrics_address = crisp_xstrdup("");
+}
+
+static void free_paths(char **paths)
+{
+    for (size_t i = 0; paths && paths[i]; i++)
+        free(paths[i]);
+    free(paths);
 }
 
 void crisp_config_free(struct crisp_config *cfg)
 {
-    for (size_t i = 0; i < SCHEMA_LEN; i++)
-        if (schema[i].type == KEY_PATH)
-            free(*(char **)((char *)cfg + schema[i].offset));
+    for (size_t i = 0; i < SCHEMA_LEN; i++) {
+        void *field = (char *)cfg + schema[i].offset;
+        if (schema[i].type == KEY_PATH || schema[i].type == KEY_ADDRESS)
+            free(*(char **)field);
+        else if (schema[i].type == KEY_PATHS)
+            free_paths(*(char ***)field);
+    }
     crisp_registries_free(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -180,6 +212,52 @@ static int set_bool(bool *field, const struct key_spec *spec, const json_t *valu
     return 0;
 }
 
+static int set_address(char **field, const struct key_spec *spec, const json_t *value,
+                       const char *where, struct crisp_err *err)
+{
+    const char *s = json_is_string(value) ? json_string_value(value) : NULL;
+    if (!s)
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected a \"host:port\" string or \"\" (off), got %s", where,
+                            spec->name, crisp_json_type_name(value));
+    if (*s) {
+        _cleanup_free_ char *what = crisp_xasprintf("%s: %s", where, spec->name);
+        char host[64];
+        int port;
+        int r = crisp_address_split(s, host, sizeof(host), &port, what, err);
+        if (r < 0)
+            return r;
+    }
+    free(*field);
+    *field = crisp_xstrdup(s);
+    return 0;
+}
+
+/* A JSON array of absolute paths; on the command line, a comma-separated string. */
+static int set_paths(struct crisp_config *cfg, const struct key_spec *spec, const json_t *value,
+                     const char *where, struct crisp_err *err)
+{
+    if (!json_is_array(value))
+        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
+                            "%s: %s: expected an array of absolute paths, got %s", where,
+                            spec->name, crisp_json_type_name(value));
+    size_t n = json_array_size(value);
+    char **paths = crisp_xcalloc(n + 1, sizeof(char *));
+    _cleanup_free_ char *what = crisp_xasprintf("%s[]", spec->name);
+    for (size_t i = 0; i < n; i++) {
+        int r = set_path(&paths[i], json_array_get(value, i), where, what, err);
+        if (r < 0) {
+            free_paths(paths);
+            return r;
+        }
+    }
+    char ***field = (char ***)((char *)cfg + spec->offset);
+    free_paths(*field);
+    *field = paths;
+    *(size_t *)((char *)cfg + spec->count_offset) = n;
+    return 0;
+}
+
 static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, const json_t *value,
                        const char *where, struct crisp_err *err)
 {
@@ -195,6 +273,10 @@ static int apply_value(struct crisp_config *cfg, const struct key_spec *spec, co
         return set_int(field, spec, value, where, err);
     case KEY_ENUM:
         return set_enum(field, spec, value, where, err);
+    case KEY_ADDRESS:
+        return set_address(field, spec, value, where, err);
+    case KEY_PATHS:
+        return set_paths(cfg, spec, value, where, err);
     }
     return crisp_errorf(err, GRPC_STATUS_INTERNAL, EINVAL, "%s: %s: bad schema", where, spec->name);
 }
@@ -322,6 +404,12 @@ int crisp_config_set_flag(struct crisp_config *cfg, const char *key, const char 
                                 "%s: expected an integer from %lld to %lld, got \"%s\"", where,
                                 spec->min, spec->max, value);
         v = json_integer(n);
+    } else if (spec->type == KEY_PATHS) {
+        v = json_array();
+        _cleanup_free_ char *copy = crisp_xstrdup(value);
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            json_array_append_new(v, json_string(tok));
     } else {
         v = json_string(value);
     }
@@ -340,7 +428,13 @@ json_t *crisp_config_to_json(const struct crisp_config *cfg)
         json_t *v = NULL;
         switch (spec->type) {
         case KEY_PATH:
+        case KEY_ADDRESS:
             v = json_string(*(char *const *)field);
+            break;
+        case KEY_PATHS:
+            v = json_array();
+            for (char *const *p = *(char **const *)field; p && *p; p++)
+                json_array_append_new(v, json_string(*p));
             break;
         case KEY_INT:
             v = json_integer(*(const long long *)field);

@@ -44,6 +44,17 @@ struct crisp_config {
     bool oom_score_adj_clamp; /* clamp a too-low container oom_score_adj instead of failing */
     struct crisp_registry_config *registries; /* per-host settings */
     size_t n_registries;
+    /* pod networking (CNI) */
+    char *cni_conf_dir;  /* the first valid .conflist or .conf here is used */
+    char **cni_bin_dirs; /* plugin binaries, searched in order */
+    size_t n_cni_bin_dirs;
+    long long cni_plugin_timeout_seconds; /* one plugin execution */
+    /* streaming server (Exec, Attach, PortForward) */
+    char *stream_address;                  /* "host:port"; port 0 = an ephemeral port */
+    long long stream_token_ttl_seconds;    /* a URL handed out is valid this long, once */
+    long long stream_idle_timeout_seconds; /* 0 = never close an idle stream */
+    /* Prometheus text endpoint: "host:port", "" = off */
+    char *metrics_address;
 };
 
 /* The settings for a registry host; NULL when it has none. */

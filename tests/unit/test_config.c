@@ -118,7 +118,7 @@ static void test_defaults_to_json_has_every_key(void **state)
 {
     struct fixture *f = *state;
     json_t *j = crisp_config_to_json(&f->cfg);
-    assert_int_equal(json_object_size(j), 13);
+    assert_int_equal(json_object_size(j), 20);
     assert_true(json_is_false(json_object_get(j, "oom_score_adj_clamp")));
     assert_int_equal(json_integer_value(json_object_get(j, "max_concurrent_downloads")), 3);
     assert_int_equal(json_integer_value(json_object_get(j, "pull_progress_timeout_seconds")), 60);
@@ -542,10 +542,64 @@ static void test_bad_registries_are_refused(void **state)
                         "registries.a.io.ca_file");
 }
 
+/* ---- CNI, streaming and metrics keys (addresses and path lists) ---- */
+
+static void test_network_and_stream_defaults(void **state)
+{
+    struct fixture *f = *state;
+    assert_string_equal(f->cfg.cni_conf_dir, "/etc/cni/net.d");
+    assert_int_equal(f->cfg.n_cni_bin_dirs, 2);
+    assert_string_equal(f->cfg.cni_bin_dirs[0], "/opt/cni/bin");
+    assert_string_equal(f->cfg.cni_bin_dirs[1], "/usr/lib/cni");
+    assert_null(f->cfg.cni_bin_dirs[2]);
+    assert_string_equal(f->cfg.stream_address, "127.0.0.1:0");
+    assert_string_equal(f->cfg.metrics_address, "");
+    assert_int_equal(f->cfg.stream_token_ttl_seconds, 60);
+    assert_int_equal(f->cfg.stream_idle_timeout_seconds, 14400);
+    assert_int_equal(f->cfg.cni_plugin_timeout_seconds, 60);
+}
+
+static void test_addresses_and_path_lists_are_parsed(void **state)
+{
+    struct fixture *f = *state;
+    const char *path = write_file(f, "crisp.json",
+                                  "{\"cni_bin_dirs\": [\"/a\", \"/b/c\", \"/d\"],"
+                                  " \"stream_address\": \"[::1]:10010\","
+                                  " \"metrics_address\": \"localhost:9090\"}");
+    assert_int_equal(crisp_config_apply_file(&f->cfg, path, &f->err), 0);
+    assert_int_equal(f->cfg.n_cni_bin_dirs, 3);
+    assert_string_equal(f->cfg.cni_bin_dirs[1], "/b/c");
+    assert_null(f->cfg.cni_bin_dirs[3]);
+    assert_string_equal(f->cfg.stream_address, "[::1]:10010");
+    assert_string_equal(f->cfg.metrics_address, "localhost:9090");
+    assert_int_equal(crisp_config_set_flag(&f->cfg, "cni_bin_dirs", "/x,/y", &f->err), 0);
+    assert_int_equal(f->cfg.n_cni_bin_dirs, 2);
+    assert_string_equal(f->cfg.cni_bin_dirs[1], "/y");
+    assert_int_equal(crisp_config_set_flag(&f->cfg, "metrics_address", "", &f->err), 0);
+    assert_string_equal(f->cfg.metrics_address, "");
+}
+
+static void test_bad_addresses_and_path_lists_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_file_refused(f, "{\"cni_bin_dirs\": \"/opt/cni/bin\"}", "cni_bin_dirs");
+    assert_file_refused(f, "{\"cni_bin_dirs\": [\"/a\", \"rel\"]}", "cni_bin_dirs[]");
+    assert_file_refused(f, "{\"stream_address\": 10010}", "stream_address");
+    const char *bad[] = {
+        "10010",          ":10010", "127.0.0.1", "127.0.0.1:",   "127.0.0.1:65536", "127.0.0.1:-1",
+        "example.com:80", "::1:80", "[::1:80",   "[1.2.3.4]:80", "127.0.0.1:8x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_flag_refused(f, "stream_address", bad[i]);
+    assert_flag_refused(f, "cni_bin_dirs", "/a,b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_defaults_to_json_has_every_key),
+        T(test_network_and_stream_defaults),
+        T(test_addresses_and_path_lists_are_parsed),
+        T(test_bad_addresses_and_path_lists_are_refused),
         T(test_registries_are_parsed),
         T(test_dropin_replaces_one_registry_entry),
         T(test_bad_registries_are_refused),
