@@ -39,3 +39,6 @@ CRI_UNARY(cri_exec_sync);
 CRI_UNARY(cri_reopen_container_log);
 int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);
+/* stream_service.c */
+CRI_UNARY(cri_exec);
+CRI_UNARY(cri_port_forward);

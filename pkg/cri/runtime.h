@@ -13,6 +13,7 @@
 #include "pod/pod.h"
 #include "runtime/cgroup.h"
 #include "server/server.h"
+#include "stream/server.h"
 
 struct crisp_runtime {
     const struct crisp_config *cfg;
@@ -25,6 +26,7 @@ struct crisp_runtime {
     bool have_cgroups;
     char *monitor_path; /* crisp-monitor, next to crispd */
     struct crisp_ctr_env ctr_env;
+    struct crisp_stream_server *stream; /* set by main once the streaming server runs */
 };
 
 /* Stops (or removes) every container of a pod; container_service.c. */

@@ -1,0 +1,30 @@
+/* What the remote-command protocols (exec, attach) share across SPDY and WebSocket: the
+ * protocol version, the exit status written on the error stream, terminal size messages. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "container/stream_io.h"
+#include "util/err.h"
+
+/* 5 for "v5.channel.k8s.io" ... 2 for "v2.channel.k8s.io", 1 for "channel.k8s.io" (the base64
+ * variants too). */
+int crisp_rc_version(const char *protocol);
+
+/* The error stream's final message (malloc'd), or NULL when nothing is to be written.
+ * v4 and later: a metav1.Status as JSON, Success, or Failure with reason NonZeroExitCode and
+ * an ExitCode cause (or InternalError with the message of `failure`); earlier versions:
+ * plain text, only on failure. */
+char *crisp_rc_status(int version, int exit_code, const struct crisp_err *failure);
+
+/* Terminal sizes arrive as concatenated JSON objects {"Width":W,"Height":H}, possibly split
+ * across frames. */
+struct crisp_resize_parser {
+    char buf[1024];
+    size_t len;
+};
+
+/* Feeds bytes; applies each complete size to io. A malformed message fails (protocol error). */
+int crisp_resize_feed(struct crisp_resize_parser *p, const void *data, size_t len,
+                      struct crisp_stream_io *io, struct crisp_err *err);
