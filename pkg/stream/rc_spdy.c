@@ -169,6 +169,7 @@ static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
     int r = crisp_rc_open(rc->s, &rc->io, err);
     if (r < 0)
         return r;
+    crisp_resize_apply_pending(&rc->resize, rc->io);
     if (rc->pending_stdin.len)
         r = rc->io->ops->write_stdin(rc->io, rc->pending_stdin.data, rc->pending_stdin.len, err);
     crisp_buf_free(&rc->pending_stdin);

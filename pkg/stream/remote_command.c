@@ -60,15 +60,18 @@ static int bad_resize(struct crisp_err *err, const char *what)
 }
 
 /* Applies one object; returns false when it is not a terminal size. */
-static bool apply_size(json_t *o, struct crisp_stream_io *io)
+static bool apply_size(json_t *o, struct crisp_resize_parser *p, struct crisp_stream_io *io)
 {
     json_t *w = json_object_get(o, "Width"), *h = json_object_get(o, "Height");
     if (!json_is_integer(w) || !json_is_integer(h) || json_integer_value(w) < 0 ||
         json_integer_value(w) > 65535 || json_integer_value(h) < 0 ||
         json_integer_value(h) > 65535)
         return false;
+    p->width = (uint16_t)json_integer_value(w);
+    p->height = (uint16_t)json_integer_value(h);
+    p->pending = !io;
     if (io)
-        io->ops->resize(io, (uint16_t)json_integer_value(w), (uint16_t)json_integer_value(h));
+        io->ops->resize(io, p->width, p->height);
     return true;
 }
 
@@ -93,7 +96,7 @@ int crisp_resize_feed(struct crisp_resize_parser *p, const void *data, size_t le
             return json_error_code(&je) == json_error_premature_end_of_input
                        ? 0
                        : bad_resize(err, "not JSON");
-        bool ok = json_is_object(o) && apply_size(o, io);
+        bool ok = json_is_object(o) && apply_size(o, p, io);
         json_decref(o);
         if (!ok)
             return bad_resize(err, "not a terminal size");
@@ -101,4 +104,11 @@ int crisp_resize_feed(struct crisp_resize_parser *p, const void *data, size_t le
         memmove(p->buf, p->buf + used, p->len - used);
         p->len -= used;
     }
+}
+
+void crisp_resize_apply_pending(struct crisp_resize_parser *p, struct crisp_stream_io *io)
+{
+    if (p->pending)
+        io->ops->resize(io, p->width, p->height);
+    p->pending = false;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "container/stream_io.h"
 #include "util/err.h"
@@ -23,8 +24,13 @@ char *crisp_rc_status(int version, int exit_code, const struct crisp_err *failur
 struct crisp_resize_parser {
     char buf[1024];
     size_t len;
+    bool pending; /* a size that came before the backend existed */
+    uint16_t width, height;
 };
 
-/* Feeds bytes; applies each complete size to io. A malformed message fails (protocol error). */
+/* Feeds bytes; applies each complete size to io (or keeps the last one while io is NULL).
+ * A malformed message fails (protocol error). */
 int crisp_resize_feed(struct crisp_resize_parser *p, const void *data, size_t len,
                       struct crisp_stream_io *io, struct crisp_err *err);
+/* Applies the size kept before the backend started. */
+void crisp_resize_apply_pending(struct crisp_resize_parser *p, struct crisp_stream_io *io);
