@@ -13,7 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev
-  protobuf-compiler python3-protobuf python3-grpcio python3-pytest
+  protobuf-compiler python3-protobuf python3-grpcio python3-pytest python3-websocket
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck

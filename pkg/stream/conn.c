@@ -142,8 +142,10 @@ void crisp_conn_serve(const struct crisp_conn_ctx *ctx)
                                          .http = http};
         if (header_is(http, "Upgrade", "SPDY/3.1"))
             serve_spdy(&s);
+        else if (header_is(http, "Upgrade", "websocket") && kind == CRISP_STREAM_PORTFORWARD)
+            crisp_pf_ws_serve(&s);
         else if (header_is(http, "Upgrade", "websocket"))
-            crisp_ws_serve(&s);
+            crisp_rc_ws_serve(&s);
         else
             crisp_http_respond(ctx->fd, 400, NULL,
                                "expected an upgrade to SPDY/3.1 or websocket (Connection: "

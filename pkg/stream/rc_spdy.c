@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stream/net_io.h"
 #include "stream/remote_command.h"
 #include "stream/session.h"
 #include "stream/spdy_conn.h"
@@ -164,6 +165,14 @@ static int output(void *ctx, enum crisp_stream_channel ch, const void *buf, size
     return st ? spdy_conn_send(&rc->c, st, buf, len, false, err) : 0;
 }
 
+static int read_client_cb(void *ctx, bool *gone, struct crisp_err *err)
+{
+    struct rc_spdy *rc = ctx;
+    int r = read_client(rc, err);
+    *gone = rc->client_gone;
+    return r;
+}
+
 static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
 {
     int r = crisp_rc_open(rc->s, &rc->io, err);
@@ -180,34 +189,6 @@ static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
     return r;
 }
 
-/* Pumps the backend and the client until the process ends (1, *exit_code) or the client
- * leaves, the server stops or the session idles out (0). */
-static int run(struct rc_spdy *rc, int *exit_code, struct crisp_err *err)
-{
-    for (int timeout = 0;; timeout = rc->s->idle_timeout_ms) {
-        struct pollfd p[8] = {{.fd = rc->s->fd, .events = POLLIN},
-                              {.fd = rc->s->stop_fd, .events = POLLIN}};
-        size_t n = 2 + rc->io->ops->poll_fds(rc->io, p + 2, 6);
-        int ready = poll(p, n, timeout);
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready < 0)
-            return crisp_syserrf(err, errno, "poll");
-        if (ready == 0 && timeout != 0)
-            return 0; /* idle */
-        if (p[1].revents)
-            return 0;
-        if (p[0].revents) {
-            int r = read_client(rc, err);
-            if (r < 0 || rc->client_gone)
-                return r;
-        }
-        int r = rc->io->ops->pump(rc->io, p + 2, n - 2, output, rc, exit_code, err);
-        if (r != 0)
-            return r;
-    }
-}
-
 /* Ends the session politely: status, FIN on every stream, GOAWAY, then waits (briefly) for
  * the client to close so nothing it has not read is lost to a reset. */
 static void finish(struct rc_spdy *rc, int exit_code, const struct crisp_err *failure)
@@ -221,13 +202,7 @@ static void finish(struct rc_spdy *rc, int exit_code, const struct crisp_err *fa
         if (rc->slots[i])
             spdy_conn_send(&rc->c, rc->slots[i], "", 0, true, &err);
     spdy_conn_goaway(&rc->c, 0, &err);
-    shutdown(rc->s->fd, SHUT_WR);
-    int64_t deadline = crisp_monotonic_ms() + 2000;
-    char sink[4096];
-    struct pollfd p = {.fd = rc->s->fd, .events = POLLIN};
-    while (crisp_monotonic_ms() < deadline && poll(&p, 1, 200) >= 0)
-        if (p.revents && read(rc->s->fd, sink, sizeof(sink)) <= 0)
-            break;
+    crisp_linger_close(rc->s->fd, 2000);
 }
 
 int crisp_rc_spdy_serve(struct crisp_stream_session *s)
@@ -243,8 +218,10 @@ int crisp_rc_spdy_serve(struct crisp_stream_session *s)
     int r = wait_streams(&rc, &err);
     if (r == 0)
         r = start_backend(&rc, &err);
+    const struct crisp_rc_transport t = {.read_client = read_client_cb, .output = output,
+                                         .ctx = &rc};
     if (r == 0)
-        r = run(&rc, &exit_code, &err);
+        r = crisp_rc_run(s, rc.io, &t, &exit_code, &err);
     if (r < 0)
         log_info("stream", "%s %s: %s", crisp_stream_kind_route(s->req->kind), s->req->id,
                  err.msg);

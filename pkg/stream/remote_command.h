@@ -34,3 +34,18 @@ int crisp_resize_feed(struct crisp_resize_parser *p, const void *data, size_t le
                       struct crisp_stream_io *io, struct crisp_err *err);
 /* Applies the size kept before the backend started. */
 void crisp_resize_apply_pending(struct crisp_resize_parser *p, struct crisp_stream_io *io);
+
+struct crisp_stream_session;
+
+/* How the shared run loop talks to one transport (SPDY, WebSocket). */
+struct crisp_rc_transport {
+    /* Reads what the client sent and acts on it (stdin, resize); *gone once it left. */
+    int (*read_client)(void *ctx, bool *gone, struct crisp_err *err);
+    crisp_stream_out_fn output; /* stdout/stderr to the client */
+    void *ctx;
+};
+
+/* Pumps the backend and the client until the process ends (1, *exit_code set), or the client
+ * leaves, the server stops or the session idles out (0). */
+int crisp_rc_run(const struct crisp_stream_session *s, struct crisp_stream_io *io,
+                 const struct crisp_rc_transport *t, int *exit_code, struct crisp_err *err);

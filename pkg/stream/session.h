@@ -20,8 +20,10 @@ struct crisp_stream_session {
 /* SPDY/3.1 (spdy_*.c): remote command (exec, attach) and port-forward. */
 int crisp_rc_spdy_serve(struct crisp_stream_session *s);
 int crisp_pf_spdy_serve(struct crisp_stream_session *s);
-/* WebSocket (ws_*.c): answers the handshake itself. */
-int crisp_ws_serve(struct crisp_stream_session *s);
+/* WebSocket: each answers the handshake itself (after checking what must be refused with a
+ * plain HTTP error). */
+int crisp_rc_ws_serve(struct crisp_stream_session *s);
+int crisp_pf_ws_serve(struct crisp_stream_session *s);
 
 /* Opens the remote-command backend the request asks for (exec or attach); errors name what
  * failed, for the client's error stream. */
