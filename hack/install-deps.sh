@@ -9,7 +9,7 @@ build_pkgs=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libjansson-dev libsystemd-dev libcap-dev libseccomp-dev
-  libcurl4-openssl-dev libarchive-dev libssl-dev
+  libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
 )
 test_pkgs=(
   libcmocka-dev
