@@ -36,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_RPC := $(BUILD)/bench/rpc_bench
 
 .PHONY: all deps test-deps run test check test-unit test-integration test-asan install \
-        uninstall clean format bench-rpc bench-pull bench-pod help
+        uninstall clean format bench-rpc bench-pull bench-pod bench-exec help
 
 all: $(CRISPD) $(MONITOR) ## build crispd and crisp-monitor (default)
 
@@ -77,6 +77,9 @@ bench-pull: $(CRISPD) ## cold/warm image pull time, crisp vs containerd (as root
 
 bench-pod: $(CRISPD) $(MONITOR) ## pod-to-running latency and per-container memory, crisp vs containerd+runc (as root)
 	hack/bench/pod/run.sh $(abspath $(CRISPD))
+
+bench-exec: $(CRISPD) $(MONITOR) ## ExecSync p50/p99 (true, echo), crisp vs containerd+runc (as root)
+	hack/bench/exec/run.sh $(abspath $(CRISPD))
 
 # install: binaries in $(PREFIX)/bin (crisp-monitor when the build has one), the unit
 # (ExecStart rewritten to $(PREFIX)), the man page; the default config and the CNI

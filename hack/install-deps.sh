@@ -20,7 +20,7 @@ test_pkgs=(
 )
 
 bench_pkgs=(
-  containerd runc
+  containerd runc strace
 )
 
 want=("${build_pkgs[@]}")

@@ -27,36 +27,12 @@ int crisp_monitor_ctl_listen(struct crisp_monitor_ctl *c, const char *dir, struc
     c->listen_fd = -1;
     for (size_t i = 0; i < CRISP_MONITOR_CTL_CLIENTS; i++)
         c->clients[i].fd = -1;
-    struct crisp_monitor_sock_addr a;
-    int r = crisp_monitor_sock_addr(dir, &a, err);
-    if (r < 0)
-        return r;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        r = crisp_syserrf(err, errno, "socket");
-        goto out;
-    }
-    unlink(a.addr.sun_path);
-    mode_t old = umask(0177); /* the socket is born 0600: no window with a wider mode */
-    r = bind(fd, (struct sockaddr *)&a.addr, a.len);
-    int bind_errno = errno;
-    umask(old);
-    if (r < 0) {
-        r = crisp_syserrf(err, bind_errno, "bind %s/%s", dir, CRISP_MONITOR_SOCK_NAME);
-        close(fd);
-        goto out;
-    }
-    c->dir = crisp_xstrdup(dir);
-    if (listen(fd, 16) < 0) {
-        r = crisp_syserrf(err, errno, "listen on %s/%s", dir, CRISP_MONITOR_SOCK_NAME);
-        c->listen_fd = fd;
-        crisp_monitor_ctl_close(c);
-        goto out;
-    }
+    int fd = crisp_monitor_sock_listen(dir, CRISP_MONITOR_SOCK_NAME, SOCK_STREAM, err);
+    if (fd < 0)
+        return fd;
     c->listen_fd = fd;
-out:
-    crisp_monitor_sock_addr_done(&a);
-    return r;
+    c->dir = crisp_xstrdup(dir);
+    return 0;
 }
 
 void crisp_monitor_ctl_close(struct crisp_monitor_ctl *c)

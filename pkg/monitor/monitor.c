@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monitor/attach_server.h"
 #include "monitor/control.h"
 #include "monitor/crilog.h"
 #include "monitor/exit.h"
@@ -44,9 +45,9 @@ struct monitor {
     pid_t pid;
     int pidfd;
     int sigfd;
-    int stdin_fd; /* the write end of the container's stdin (or a pty master dup); kept */
     struct output out[N_OUTPUTS];
     struct crisp_monitor_ctl ctl;
+    struct crisp_attach_server attach; /* owns the container's stdin */
     bool started, exited, exit_written;
     int64_t drain_deadline; /* CLOCK_MONOTONIC ms, once exited */
     uint64_t oom_base;
@@ -159,6 +160,11 @@ static void output_close(struct monitor *m, struct output *o)
     o->fd = -1;
 }
 
+static enum crisp_attach_kind output_kind(const struct monitor *m, const struct output *o)
+{
+    return o == &m->out[0] ? CRISP_ATTACH_STDOUT : CRISP_ATTACH_STDERR;
+}
+
 /* Reads what is there (at most max reads); EOF (or EIO: a pty without a slave) closes it. */
 static void output_read(struct monitor *m, struct output *o, int max)
 {
@@ -167,6 +173,7 @@ static void output_read(struct monitor *m, struct output *o, int max)
         char *at = crisp_crilog_stream_room(&o->stream, &room);
         ssize_t n = read(o->fd, at, room);
         if (n > 0) {
+            crisp_attach_server_output(&m->attach, output_kind(m, o), at, (size_t)n);
             crisp_crilog_stream_commit(&m->log, &o->stream, (size_t)n);
             continue;
         }
@@ -223,6 +230,7 @@ static void finish(struct monitor *m)
         log_error("monitor", "container %s: %s", m->id, err.msg);
     free(path);
     m->exit_written = true;
+    crisp_attach_server_exit(&m->attach, m->exit.exit_code);
 }
 
 /* ---- control requests ---- */
@@ -332,18 +340,19 @@ static void handle_request(void *arg, char *line, char *reply, size_t size)
 static void run(struct monitor *m)
 {
     while (!m->exit_written) {
-        struct pollfd fds[1 + N_OUTPUTS + 1 + CRISP_MONITOR_CTL_CLIENTS];
+        struct pollfd fds[1 + N_OUTPUTS + 1 + CRISP_MONITOR_CTL_CLIENTS + CRISP_ATTACH_POLLFDS];
         size_t n = 0;
         fds[n++] = (struct pollfd){.fd = m->sigfd, .events = POLLIN};
         for (int i = 0; i < N_OUTPUTS; i++)
             fds[n++] = (struct pollfd){.fd = m->out[i].fd, .events = POLLIN};
         size_t nctl = crisp_monitor_ctl_pollfds(&m->ctl, fds + n);
+        size_t natt = crisp_attach_server_pollfds(&m->attach, fds + n + nctl);
         int timeout = -1;
         if (m->exited) {
             int64_t left = m->drain_deadline - mono_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        if (poll(fds, n + nctl, timeout) < 0) {
+        if (poll(fds, n + nctl + natt, timeout) < 0) {
             if (errno != EINTR) { /* cannot really happen: do not spin if it does */
                 log_error("monitor", "container %s: poll: %s", m->id, strerror(errno));
                 struct timespec pause = {0, 100 * 1000 * 1000};
@@ -357,6 +366,7 @@ static void run(struct monitor *m)
             if (fds[1 + i].revents && m->out[i].fd >= 0)
                 output_read(m, &m->out[i], READS_PER_WAKE);
         crisp_monitor_ctl_dispatch(&m->ctl, fds + n, nctl, handle_request, m);
+        crisp_attach_server_dispatch(&m->attach, fds + n + nctl, natt);
         if (m->exited && !m->exit_written && (!outputs_open(m) || mono_ms() >= m->drain_deadline))
             finish(m);
     }
@@ -404,7 +414,7 @@ static int make_pipes(struct monitor *m, const struct crisp_monitor_spec *s, int
         if (pipe2(p, O_CLOEXEC) < 0)
             return crisp_syserrf(err, errno, "pipe");
         child[0] = p[0];
-        m->stdin_fd = p[1];
+        m->attach.stdin_fd = p[1];
     }
     for (int i = 0; i < N_OUTPUTS; i++) {
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -451,9 +461,12 @@ static int create_container(struct monitor *m, const struct crisp_monitor_spec *
         r = set_nonblock(master, err);
         if (r < 0)
             return r;
+        m->attach.pty_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        if (m->attach.pty_fd < 0)
+            return crisp_syserrf(err, errno, "dup the pty master");
         if (s->stdin) {
-            m->stdin_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
-            if (m->stdin_fd < 0)
+            m->attach.stdin_fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+            if (m->attach.stdin_fd < 0)
                 return crisp_syserrf(err, errno, "dup the pty master");
         }
     }
@@ -498,6 +511,8 @@ static int setup(struct monitor *m, struct crisp_err *err)
     m->log_path = dup_or_null(spec.log_path);
     m->oom_file = dup_or_null(spec.oom_file);
     m->oom_key = dup_or_null(spec.oom_key);
+    m->attach.ident = m->id;
+    m->attach.stdin_once = spec.stdin_once;
     r = crisp_crilog_open(&m->log, m->log_path, m->id, err);
     if (r == 0)
         r = create_container(m, &spec, err);
@@ -507,6 +522,8 @@ static int setup(struct monitor *m, struct crisp_err *err)
         return r;
     read_oom_base(m);
     r = crisp_monitor_ctl_listen(&m->ctl, m->dir, err);
+    if (r == 0)
+        r = crisp_attach_server_listen(&m->attach, m->dir, err);
     if (r == 0)
         r = write_pid_file(m, "pid", m->pid, err);
     return r;
@@ -521,6 +538,7 @@ static void undo_setup(struct monitor *m)
             ;
     }
     crisp_monitor_ctl_close(&m->ctl);
+    crisp_attach_server_close(&m->attach);
     remove_file(m, "pid");
     remove_file(m, "monitor.pid");
 }
@@ -560,11 +578,12 @@ static void report_error(int fd, const struct crisp_err *err)
 static void release(struct monitor *m)
 {
     crisp_monitor_ctl_close(&m->ctl);
+    crisp_attach_server_close(&m->attach);
     crisp_container_free(m->c);
     for (int i = 0; i < N_OUTPUTS; i++)
         if (m->out[i].fd >= 0)
             close(m->out[i].fd);
-    int fds[] = {m->stdin_fd, m->pidfd, m->sigfd};
+    int fds[] = {m->pidfd, m->sigfd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -581,7 +600,8 @@ int crisp_monitor_main(const char *dir, int report_fd)
     struct monitor *m = crisp_xcalloc(1, sizeof(*m));
     m->dir = dir;
     m->pid = -1;
-    m->pidfd = m->sigfd = m->stdin_fd = -1;
+    m->pidfd = m->sigfd = -1;
+    crisp_attach_server_init(&m->attach);
     m->log.fd = -1;
     m->ctl.listen_fd = -1;
     for (size_t i = 0; i < CRISP_MONITOR_CTL_CLIENTS; i++)

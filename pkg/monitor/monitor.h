@@ -5,7 +5,8 @@
  * (monitor/crilog.h), makes the stdio (pipes for stdout and stderr, or a pty; a stdin pipe
  * whose write end it keeps when spec.stdin, else /dev/null), creates the container (blocked
  * before execve: runtime/container.h), opens a pidfd on it, reads the OOM-kill counter
- * baseline, listens on <dir>/monitor.sock (monitor/control.h; protocol in monitor/client.h),
+ * baseline, listens on <dir>/monitor.sock (monitor/control.h; protocol in monitor/client.h) and
+ * <dir>/attach.sock (monitor/attach.h),
  * writes <dir>/pid, then reports "ok <pid>\n" or "error <code> <message>\n" on report_fd and
  * closes it. After a setup failure everything made is undone and 1 is returned.
  *
@@ -17,8 +18,10 @@
  * SIGTERM/SIGINT: the container is killed with SIGKILL and the monitor ends as above (exit
  * code 137, signal 9). SIGPIPE and SIGHUP are ignored.
  *
- * Attach (streaming stdin/stdout to a client) is not there yet: the stdin write end (or the
- * pty master) is kept open for it, and stdin_once is carried in the spec. */
+ * Attach (monitor/attach_server.h): <dir>/attach.sock listens from setup until exit.json is
+ * written. Every attached client gets the output as it is read (the CRI log is written exactly
+ * as without clients), sends stdin (the write end of the container's stdin pipe, or the pty
+ * master, is kept for it) and tty resizes, and gets EXIT once exit.json is written. */
 #pragma once
 
 #define CRISP_MONITOR_DRAIN_TIMEOUT_MS 2000

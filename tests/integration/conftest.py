@@ -156,19 +156,65 @@ def sanitizer_report(log):
 TEST_CGROUP_PARENT = f"crisp-test-{os.getpid()}"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def remove_test_cgroups():
-    """The tests' pods use cgroup_parent crisp-test-<pid>; crispd creates it
-    like a kubelet would, so the suite removes it, deepest first."""
-    yield
+def _test_cgroup_dirs():
     import glob
-    for top in glob.glob(f"/sys/fs/cgroup/*/{TEST_CGROUP_PARENT}") + \
-            glob.glob(f"/sys/fs/cgroup/{TEST_CGROUP_PARENT}"):
+    return glob.glob(f"/sys/fs/cgroup/*/{TEST_CGROUP_PARENT}") + \
+        glob.glob(f"/sys/fs/cgroup/{TEST_CGROUP_PARENT}")
+
+
+def _leftover_processes():
+    """Monitors of the tests' crispds and processes in the tests' cgroups."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{entry}/cgroup") as f:
+                cgroups = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        monitor = cmdline.startswith("crisp-monitor") and "/crisp-it-" in cmdline
+        if not zombie and (monitor or f"/{TEST_CGROUP_PARENT}/" in cgroups):
+            found[int(entry)] = cmdline
+    return found
+
+
+def _leftover_mounts():
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if "/crisp-it-" in line.split()[4]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After the suite no process, mount or cgroup of the tests is left: what is
+    found is cleaned up, and the suite fails naming it. The tests' pods use
+    cgroup_parent crisp-test-<pid>; crispd creates it like a kubelet would."""
+    yield
+    procs = _leftover_processes()
+    for pid in procs:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    mounts = _leftover_mounts()
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], check=False)
+    time.sleep(0.2 if procs else 0)
+    cgroups = []
+    for top in _test_cgroup_dirs():
         for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            if dirpath != top:
+                cgroups.append(dirpath)
             try:
                 os.rmdir(dirpath)
             except OSError:
                 pass
+    assert not procs and not mounts and not cgroups, (
+        f"the tests left behind processes {procs}, mounts {mounts}, cgroups {cgroups}")
 
 
 @pytest.fixture(scope="session")

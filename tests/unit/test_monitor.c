@@ -37,6 +37,7 @@
 
 #include <cmocka.h>
 
+#include "monitor/attach.h"
 #include "monitor/client.h"
 #include "runtime/capabilities.h"
 #include "monitor/crilog.h"
@@ -58,8 +59,8 @@
 #define REQ_TIMEOUT_MS 5000
 #define MAX_ENTRIES    64
 
-static const char *const applets[] = {"sh",  "echo", "printf", "sleep", "head", "tr",
-                                      "cat", "tty",  "true",   "test",  "[",    "yes"};
+static const char *const applets[] = {"sh",  "echo", "printf", "sleep", "head", "tr",  "cat",
+                                      "tty", "true", "test",   "[",     "yes",  "stty"};
 
 static char box[64];
 static char lower[96];
@@ -1035,8 +1036,9 @@ static void test_run_log_and_exit(void **state)
         fail_msg("unexpected fd %s -> %s in the monitor", de->d_name, target);
     }
     closedir(d);
-    /* 0-2, stdout, stderr, log, signalfd, pidfd, socket, the launcher's channel (until start) */
-    assert_int_equal(nfds, 10);
+    /* 0-2, stdout, stderr, log, signalfd, pidfd, the control and attach sockets, the
+     * launcher's channel (until start) */
+    assert_int_equal(nfds, 11);
     struct stat st;
     char sock[256];
     ctr_file(f, "monitor.sock", sock, sizeof(sock));
@@ -1408,6 +1410,103 @@ static void test_log_disk_full(void **state)
     check_clean(f);
 }
 
+/* ---- attach ---- */
+
+/* What one attach client received. */
+struct attached {
+    int fd;
+    char *out[2]; /* stdout, stderr: NUL-terminated */
+    size_t len[2], cap[2];
+    bool exited, eof;
+    int32_t exit_code;
+};
+
+static void attach(struct fixture *f, struct attached *a, bool announce_stdin)
+{
+    memset(a, 0, sizeof(*a));
+    a->fd = crisp_monitor_attach_connect(f->ctr, &f->err);
+    if (a->fd < 0)
+        fail_msg("attach: %s", f->err.msg);
+    for (int i = 0; i < 2; i++) {
+        a->out[i] = calloc(1, 1);
+        assert_non_null(a->out[i]);
+        a->cap[i] = 1;
+    }
+    if (announce_stdin)
+        assert_int_equal(crisp_attach_send(a->fd, CRISP_ATTACH_STDIN, NULL, 0, &f->err), 0);
+}
+
+static void attach_send(struct attached *a, enum crisp_attach_kind kind, const void *buf,
+                        size_t len)
+{
+    struct crisp_err err;
+    if (crisp_attach_send(a->fd, kind, buf, len, &err) < 0)
+        fail_msg("attach send: %s", err.msg);
+}
+
+/* Receives one record (10 s at most); false at EOF. */
+static bool attach_recv_one(struct attached *a)
+{
+    static char buf[CRISP_ATTACH_PAYLOAD_MAX];
+    struct pollfd p = {.fd = a->fd, .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1)
+        fail_msg("attach: nothing received in 10 s");
+    enum crisp_attach_kind kind;
+    struct crisp_err err;
+    ssize_t n = crisp_attach_recv(a->fd, &kind, buf, sizeof(buf), &err);
+    if (n < 0)
+        fail_msg("attach recv: %s", err.msg);
+    if (n == 0) {
+        a->eof = true;
+        return false;
+    }
+    if (a->exited)
+        fail_msg("attach: a record (kind %d) after EXIT", (int)kind);
+    if (kind == CRISP_ATTACH_EXIT) {
+        assert_int_equal(n, sizeof(int32_t));
+        memcpy(&a->exit_code, buf, sizeof(int32_t));
+        a->exited = true;
+        return true;
+    }
+    if (kind != CRISP_ATTACH_STDOUT && kind != CRISP_ATTACH_STDERR)
+        fail_msg("attach: unexpected record kind %d", (int)kind);
+    int i = kind == CRISP_ATTACH_STDOUT ? 0 : 1;
+    if (a->len[i] + (size_t)n + 1 > a->cap[i]) { /* doubling: a client must keep up */
+        a->cap[i] = 2 * (a->len[i] + (size_t)n + 1);
+        a->out[i] = realloc(a->out[i], a->cap[i]);
+        assert_non_null(a->out[i]);
+    }
+    memcpy(a->out[i] + a->len[i], buf, (size_t)n);
+    a->len[i] += (size_t)n;
+    a->out[i][a->len[i]] = '\0';
+    return true;
+}
+
+/* Receives until want is in the client's stdout. */
+static void attach_until(struct attached *a, const char *want)
+{
+    while (!strstr(a->out[0], want))
+        if (!attach_recv_one(a))
+            fail_msg("attach: EOF before \"%s\" (stdout so far \"%.200s\")", want, a->out[0]);
+}
+
+/* Receives everything up to EOF. */
+static void attach_to_eof(struct attached *a)
+{
+    while (attach_recv_one(a))
+        ;
+}
+
+static void attach_close(struct attached *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    free(a->out[0]);
+    free(a->out[1]);
+    a->out[0] = a->out[1] = NULL;
+}
+
 static void test_tty(void **state)
 {
     struct fixture *f = *state;
@@ -1454,8 +1553,11 @@ static void test_monitor_rss(void **state)
                   "head -c 100000 /dev/zero | tr '\\0' r; sleep 100");
     spawn(f);
     long created = status_kb(f->monitor_pid, "VmRSS");
+    struct attached a; /* with an attach client reading along */
+    attach(f, &a, true);
     start(f);
     wait_for_text(f->log, "stdout P rrrr");
+    attach_until(&a, "rrrrrrrrrrrrrrrr");
     sleep_ms(100);
     long running = status_kb(f->monitor_pid, "VmRSS");
     print_message("crisp-monitor VmRSS: %ld kB after create, %ld kB running after ~130 KB of "
@@ -1466,9 +1568,163 @@ static void test_monitor_rss(void **state)
     if (!ASAN_BUILD && (created >= 1024 || running >= 1024))
         fail_msg("crisp-monitor uses %ld kB (> 1 MiB)", running > created ? running : created);
     expect_reply(f, "kill 9", "ok");
+    attach_to_eof(&a);
+    assert_int_equal(a.exit_code, 137);
+    attach_close(&a);
     struct crisp_monitor_exit e;
     wait_exit(f, &e);
     assert_int_equal(e.exit_code, 137);
+    check_clean(f);
+}
+
+/* stdin goes to the container; its output comes back; stdin_once: the client's STDIN_CLOSE is
+ * the container's EOF; EXIT carries the code; the log is the same as without a client. */
+static void test_attach_stdin_echo_and_exit(void **state)
+{
+    struct fixture *f = *state;
+    set_script(f, "cat; echo bye >&2; exit 5");
+    f->spec.stdin = true;
+    f->spec.stdin_once = true;
+    spawn(f);
+    struct attached a;
+    attach(f, &a, true);
+    start(f);
+    attach_send(&a, CRISP_ATTACH_STDIN, "hello\n", 6);
+    attach_until(&a, "hello\n");
+    attach_send(&a, CRISP_ATTACH_STDIN, "world\n", 6);
+    attach_send(&a, CRISP_ATTACH_STDIN_CLOSE, NULL, 0);
+    attach_to_eof(&a);
+    assert_string_equal(a.out[0], "hello\nworld\n");
+    assert_string_equal(a.out[1], "bye\n");
+    assert_true(a.exited);
+    assert_int_equal(a.exit_code, 5);
+    attach_close(&a);
+    struct crisp_monitor_exit e;
+    wait_exit(f, &e);
+    assert_int_equal(e.exit_code, 5);
+    char sock[256];
+    ctr_file(f, CRISP_ATTACH_SOCK_NAME, sock, sizeof(sock));
+    assert_false(exists(sock));
+    struct log lg;
+    parse_log(f->log, &lg);
+    expect_stream(&lg, "stdout", "F:hello|F:world|");
+    expect_stream(&lg, "stderr", "F:bye|");
+    free(lg.text);
+    check_clean(f);
+}
+
+/* A tty: RESIZE sets the pty's size (stty size sees it), output is one stream. */
+static void test_attach_tty_resize(void **state)
+{
+    struct fixture *f = *state;
+    set_script(f, "read x; stty size; echo err >&2; exit 4");
+    f->spec.tty = true;
+    f->spec.stdin = true;
+    spawn(f);
+    struct attached a;
+    attach(f, &a, true);
+    start(f);
+    uint16_t size[2] = {123, 45}; /* width, height */
+    attach_send(&a, CRISP_ATTACH_RESIZE, size, sizeof(size));
+    attach_send(&a, CRISP_ATTACH_STDIN, "go\n", 3);
+    attach_to_eof(&a);
+    if (!strstr(a.out[0], "45 123\r\n") || !strstr(a.out[0], "err\r\n"))
+        fail_msg("tty output \"%s\"", a.out[0]);
+    assert_int_equal(a.len[1], 0);
+    assert_true(a.exited);
+    assert_int_equal(a.exit_code, 4);
+    attach_close(&a);
+    struct crisp_monitor_exit e;
+    wait_exit(f, &e);
+    struct log lg;
+    parse_log(f->log, &lg);
+    expect_stream(&lg, "stdout", "F:go\r|F:45 123\r|F:err\r|");
+    free(lg.text);
+    check_clean(f);
+}
+
+/* Several clients see the same output; stdin from any of them goes in; a client without stdin
+ * leaving does not end the stdin, the first stdin client leaving does (stdin_once); a client
+ * sending garbage is dropped alone. */
+static void test_attach_two_clients_stdin_once(void **state)
+{
+    struct fixture *f = *state;
+    set_script(f, "cat; echo done");
+    f->spec.stdin = true;
+    f->spec.stdin_once = true;
+    spawn(f);
+    struct attached a, b, c, d;
+    attach(f, &a, true);
+    attach(f, &b, false);
+    attach(f, &c, false);
+    attach(f, &d, false);
+    start(f);
+    attach_close(&c);
+    attach_send(&d, (enum crisp_attach_kind)9, "x", 1);
+    attach_to_eof(&d);
+    assert_false(d.exited);
+    attach_close(&d);
+    attach_send(&a, CRISP_ATTACH_STDIN, "one\n", 4);
+    attach_until(&a, "one\n");
+    attach_until(&b, "one\n");
+    attach_send(&b, CRISP_ATTACH_STDIN, "two\n", 4);
+    attach_until(&a, "two\n");
+    attach_close(&a); /* the first stdin client goes: cat gets EOF */
+    attach_to_eof(&b);
+    assert_string_equal(b.out[0], "one\ntwo\ndone\n");
+    assert_true(b.exited);
+    assert_int_equal(b.exit_code, 0);
+    attach_close(&b);
+    struct crisp_monitor_exit e;
+    wait_exit(f, &e);
+    struct log lg;
+    parse_log(f->log, &lg);
+    expect_stream(&lg, "stdout", "F:one|F:two|F:done|");
+    free(lg.text);
+    check_clean(f);
+}
+
+#define FLOOD_BYTES 6000000
+
+/* A client that does not read is dropped once its buffer is full; the container, the log and
+ * a client that reads get everything. */
+static void test_attach_slow_client_dropped(void **state)
+{
+    struct fixture *f = *state;
+    set_script(f, "head -c 6000000 /dev/zero | tr '\\0' a; echo; echo end");
+    spawn(f);
+    struct attached slow, fast;
+    attach(f, &slow, false);
+    attach(f, &fast, false);
+    start(f);
+    attach_to_eof(&fast);
+    assert_true(fast.exited);
+    assert_int_equal(fast.exit_code, 0);
+    assert_int_equal(fast.len[0], FLOOD_BYTES + strlen("\nend\n"));
+    assert_string_equal(fast.out[0] + FLOOD_BYTES, "\nend\n");
+    attach_to_eof(&slow);
+    assert_false(slow.exited);
+    assert_true(slow.len[0] < FLOOD_BYTES);
+    print_message("the slow client got %zu of %d bytes before it was dropped\n", slow.len[0],
+                  FLOOD_BYTES);
+    attach_close(&slow);
+    attach_close(&fast);
+    struct crisp_monitor_exit e;
+    wait_exit(f, &e);
+    assert_int_equal(e.exit_code, 0);
+    /* the log holds every byte, in 16 KiB P entries */
+    size_t len, as = 0, entries = 0;
+    char *text = slurp(f->log, &len);
+    assert_non_null(text);
+    for (size_t i = 0; i < len; i++) {
+        as += text[i] == 'a';
+        entries += text[i] == '\n';
+    }
+    assert_int_equal(as, FLOOD_BYTES);
+    assert_int_equal(entries,
+                     (FLOOD_BYTES + CRISP_CRILOG_MAX_LINE - 1) / CRISP_CRILOG_MAX_LINE + 1);
+    assert_non_null(strstr(text, " stdout F end\n"));
+    free(text);
     check_clean(f);
 }
 
@@ -1491,7 +1747,13 @@ static void test_long_dir_path(void **state)
     set_script(f, "exit 7");
     spawn(f);
     expect_reply(f, "state", "created");
+    struct attached a; /* the attach socket too is reached through the dir's fd */
+    attach(f, &a, false);
     start(f);
+    attach_to_eof(&a);
+    assert_true(a.exited);
+    assert_int_equal(a.exit_code, 7);
+    attach_close(&a);
     struct crisp_monitor_exit e;
     wait_exit(f, &e);
     assert_int_equal(e.exit_code, 7);
@@ -1531,6 +1793,10 @@ int main(void)
         T(test_tty),
         T(test_monitor_rss),
         T(test_long_dir_path),
+        T(test_attach_stdin_echo_and_exit),
+        T(test_attach_tty_resize),
+        T(test_attach_two_clients_stdin_once),
+        T(test_attach_slow_client_dropped),
     };
     return failed | cmocka_run_group_tests_name("monitor", tests, group_setup, group_teardown);
 }
