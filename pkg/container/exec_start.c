@@ -23,8 +23,7 @@ static int load_running(const struct crisp_ctr_env *env, const char *id, const c
 
 int crisp_ctr_exec_start(const struct crisp_ctr_env *env, const char *id, const char *method,
                          char *const *argv, const struct crisp_exec_stdio *stdio,
-                         struct crisp_exec_result *res, bool *not_runnable,
-                         struct crisp_err *err)
+                         struct crisp_exec_result *res, bool *not_runnable, struct crisp_err *err)
 {
     *not_runnable = false;
     struct crisp_monitor_spec spec;

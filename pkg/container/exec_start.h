@@ -20,8 +20,7 @@ struct crisp_exec_stdio {
  * the shell's 127/126. */
 int crisp_ctr_exec_start(const struct crisp_ctr_env *env, const char *id, const char *method,
                          char *const *argv, const struct crisp_exec_stdio *stdio,
-                         struct crisp_exec_result *res, bool *not_runnable,
-                         struct crisp_err *err);
+                         struct crisp_exec_result *res, bool *not_runnable, struct crisp_err *err);
 
 /* 127 for a command not found, 126 otherwise (what a shell answers). */
 int crisp_exec_failed_code(int r);

@@ -17,8 +17,8 @@
 
 struct exec_io {
     struct crisp_stream_io io;
-    pid_t pid;  /* -1 once reaped (or never started) */
-    int pidfd;  /* readable when the process exits */
+    pid_t pid;                    /* -1 once reaped (or never started) */
+    int pidfd;                    /* readable when the process exits */
     int stdin_fd, out_fd, err_fd; /* ours: write end, read ends (out_fd: the pty with tty) */
     bool tty, exited;
     int exit_code;
@@ -90,8 +90,8 @@ static int exec_pump(struct crisp_stream_io *io, const struct pollfd *p, size_t 
 {
     struct exec_io *e = (struct exec_io *)io;
     if (e->failure) {
-        int r = out(ctx, e->tty ? CRISP_CH_STDOUT : CRISP_CH_STDERR, e->failure,
-                    strlen(e->failure), err);
+        int r = out(ctx, e->tty ? CRISP_CH_STDOUT : CRISP_CH_STDERR, e->failure, strlen(e->failure),
+                    err);
         *exit_code = e->exit_code;
         return r < 0 ? r : 1;
     }
@@ -207,8 +207,8 @@ static int make_pipes(struct exec_io *e, const struct crisp_exec_stream_opts *o,
     e->stdin_fd = in[1];
     e->out_fd = outp[0];
     e->err_fd = errp[0];
-    *stdio = (struct crisp_exec_stdio){.stdin_fd = in[0], .stdout_fd = outp[1],
-                                       .stderr_fd = errp[1]};
+    *stdio =
+        (struct crisp_exec_stdio){.stdin_fd = in[0], .stdout_fd = outp[1], .stderr_fd = errp[1]};
     return 0;
 }
 
@@ -224,10 +224,15 @@ int crisp_ctr_exec_stream(const struct crisp_ctr_env *env, const char *id, char 
                           struct crisp_err *err)
 {
     struct exec_io *e = crisp_xcalloc(1, sizeof(*e));
-    *e = (struct exec_io){.io.ops = &exec_ops, .pid = -1, .pidfd = -1, .stdin_fd = -1,
-                          .out_fd = -1, .err_fd = -1, .tty = opts->tty};
-    struct crisp_exec_stdio stdio = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-                                     .tty = opts->tty};
+    *e = (struct exec_io){.io.ops = &exec_ops,
+                          .pid = -1,
+                          .pidfd = -1,
+                          .stdin_fd = -1,
+                          .out_fd = -1,
+                          .err_fd = -1,
+                          .tty = opts->tty};
+    struct crisp_exec_stdio stdio = {
+        .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = opts->tty};
     int r = opts->tty ? 0 : make_pipes(e, opts, &stdio, err);
     struct crisp_exec_result res = {.pid = -1, .pty_master = -1};
     bool not_runnable = false;

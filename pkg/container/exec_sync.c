@@ -99,8 +99,8 @@ int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *c
         r = crisp_syserrf(err, errno, "ExecSync: pipe");
         goto done;
     }
-    const struct crisp_exec_stdio stdio = {.stdin_fd = -1, .stdout_fd = outp[1],
-                                           .stderr_fd = errp[1]};
+    const struct crisp_exec_stdio stdio = {
+        .stdin_fd = -1, .stdout_fd = outp[1], .stderr_fd = errp[1]};
     struct crisp_exec_result res;
     bool not_runnable;
     r = crisp_ctr_exec_start(env, id, "ExecSync", argv, &stdio, &res, &not_runnable, err);

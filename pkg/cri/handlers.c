@@ -32,6 +32,7 @@ const struct crisp_handler crisp_cri_handlers[] = {
     {.method = "ExecSync", .unary = cri_exec_sync},
     {.method = "ReopenContainerLog", .unary = cri_reopen_container_log},
     {.method = "Exec", .unary = cri_exec},
+    {.method = "Attach", .unary = cri_attach},
     {.method = "PortForward", .unary = cri_port_forward},
     {.method = "ListImages", .unary = cri_list_images},
     {.method = "StreamImages", .stream = cri_stream_images},

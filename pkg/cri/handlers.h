@@ -41,4 +41,5 @@ int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);
 /* stream_service.c */
 CRI_UNARY(cri_exec);
+CRI_UNARY(cri_attach);
 CRI_UNARY(cri_port_forward);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container/attach.h"
 #include "cri/handlers.h"
 #include "cri/msg.h"
 #include "cri/runtime.h"
@@ -83,9 +84,34 @@ CRI_UNARY(cri_exec)
                                             .want_stdin = in->stdin,
                                             .want_stdout = in->stdout,
                                             .want_stderr = in->stderr};
-    Runtime__V1__ExecResponse *out =
-        crisp_msg_new(crisp_call_arena(call), Runtime__V1__ExecResponse,
-                      RUNTIME__V1__EXEC_RESPONSE__INIT);
+    Runtime__V1__ExecResponse *out = crisp_msg_new(
+        crisp_call_arena(call), Runtime__V1__ExecResponse, RUNTIME__V1__EXEC_RESPONSE__INIT);
+    if (r == 0)
+        r = issue_url(call, &sr, &out->url, err);
+    if (r < 0)
+        return r;
+    *resp = &out->base;
+    return 0;
+}
+
+CRI_UNARY(cri_attach)
+{
+    const Runtime__V1__AttachRequest *in = crisp_req(Runtime__V1__AttachRequest, req);
+    struct crisp_runtime *rt = crisp_call_app(call);
+    char id[CRISP_CTR_ID_LEN + 1];
+    int r = require_id("Attach", "container_id", in->container_id, err);
+    if (r == 0)
+        r = check_stdio("Attach", in->stdin, in->stdout, in->stderr, in->tty, err);
+    if (r == 0)
+        r = crisp_ctr_attach_check(&rt->ctr_env, in->container_id, in->stdin, in->tty, id, err);
+    const struct crisp_stream_request sr = {.kind = CRISP_STREAM_ATTACH,
+                                            .id = id,
+                                            .tty = in->tty,
+                                            .want_stdin = in->stdin,
+                                            .want_stdout = in->stdout,
+                                            .want_stderr = in->stderr};
+    Runtime__V1__AttachResponse *out = crisp_msg_new(
+        crisp_call_arena(call), Runtime__V1__AttachResponse, RUNTIME__V1__ATTACH_RESPONSE__INIT);
     if (r == 0)
         r = issue_url(call, &sr, &out->url, err);
     if (r < 0)
@@ -129,10 +155,8 @@ CRI_UNARY(cri_port_forward)
         r = check_ports(in->port, in->n_port, err);
     if (r == 0)
         r = ready_pod(rt, in->pod_sandbox_id, id, err);
-    const struct crisp_stream_request sr = {.kind = CRISP_STREAM_PORTFORWARD,
-                                            .id = id,
-                                            .ports = in->port,
-                                            .n_ports = in->n_port};
+    const struct crisp_stream_request sr = {
+        .kind = CRISP_STREAM_PORTFORWARD, .id = id, .ports = in->port, .n_ports = in->n_port};
     Runtime__V1__PortForwardResponse *out =
         crisp_msg_new(crisp_call_arena(call), Runtime__V1__PortForwardResponse,
                       RUNTIME__V1__PORT_FORWARD_RESPONSE__INIT);

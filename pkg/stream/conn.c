@@ -16,8 +16,8 @@
 #define HEAD_TIMEOUT_SECONDS 30
 #define SEND_TIMEOUT_SECONDS 60
 
-static const char *const remote_command_protocols[] = {
-    "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io", NULL};
+static const char *const remote_command_protocols[] = {"v4.channel.k8s.io", "v3.channel.k8s.io",
+                                                       "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const port_forward_protocols[] = {"portforward.k8s.io", NULL};
 
 static void set_timeouts(int fd)
@@ -57,8 +57,8 @@ static const char *negotiate(const struct crisp_http_request *http, const char *
 {
     char buf[2048];
     const char *client[32];
-    size_t n = crisp_http_header_values(http, "X-Stream-Protocol-Version", buf, sizeof(buf),
-                                        client, 32);
+    size_t n =
+        crisp_http_header_values(http, "X-Stream-Protocol-Version", buf, sizeof(buf), client, 32);
     if (n == 0) {
         *status = 400;
         return NULL;
@@ -86,9 +86,8 @@ static void refuse_protocol(int fd, int status, const char *const *server)
 
 static void serve_spdy(struct crisp_stream_session *s)
 {
-    const char *const *server = s->req->kind == CRISP_STREAM_PORTFORWARD
-                                    ? port_forward_protocols
-                                    : remote_command_protocols;
+    const char *const *server = s->req->kind == CRISP_STREAM_PORTFORWARD ? port_forward_protocols
+                                                                         : remote_command_protocols;
     int status = 0;
     s->protocol = negotiate(s->http, server, &status);
     if (!s->protocol) {

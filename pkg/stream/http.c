@@ -99,8 +99,8 @@ const char *crisp_http_header(const struct crisp_http_request *req, const char *
     return NULL;
 }
 
-size_t crisp_http_header_values(const struct crisp_http_request *req, const char *name,
-                                char *buf, size_t buf_size, const char **values, size_t cap)
+size_t crisp_http_header_values(const struct crisp_http_request *req, const char *name, char *buf,
+                                size_t buf_size, const char **values, size_t cap)
 {
     size_t n = 0, used = 0;
     for (size_t i = 0; i < req->n_headers; i++) {

@@ -6,7 +6,7 @@
 
 #include "util/err.h"
 
-#define CRISP_HTTP_MAX_HEAD 8192
+#define CRISP_HTTP_MAX_HEAD    8192
 #define CRISP_HTTP_MAX_HEADERS 64
 
 struct crisp_http_header {
@@ -28,8 +28,8 @@ int crisp_http_read_request(int fd, struct crisp_http_request *req, struct crisp
 /* The first value of a header (case-insensitive name), or NULL. */
 const char *crisp_http_header(const struct crisp_http_request *req, const char *name);
 /* Every value of a header, comma-separated lists split, in order; returns how many. */
-size_t crisp_http_header_values(const struct crisp_http_request *req, const char *name,
-                                char *buf, size_t buf_size, const char **values, size_t cap);
+size_t crisp_http_header_values(const struct crisp_http_request *req, const char *name, char *buf,
+                                size_t buf_size, const char **values, size_t cap);
 /* Writes a complete response with a text body (Connection: close). extra_headers: zero or
  * more "Name: value\r\n" lines. */
 int crisp_http_respond(int fd, int status, const char *extra_headers, const char *body);

@@ -61,16 +61,15 @@ static int socket_in(const char *netns, int *fd, struct crisp_err *err)
     else
         make_socket(&a);
     if (a.fd < 0)
-        return crisp_syserrf(err, a.errnum, "port-forward: %s %s", a.step,
-                             netns ? netns : "");
+        return crisp_syserrf(err, a.errnum, "port-forward: %s %s", a.step, netns ? netns : "");
     *fd = a.fd;
     return 0;
 }
 
 static int connect_loopback(int fd, uint16_t port, const char *pod_id, struct crisp_err *err)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     if (r < 0 && errno == EINPROGRESS) {
         struct pollfd p = {.fd = fd, .events = POLLOUT};

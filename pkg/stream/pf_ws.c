@@ -78,11 +78,10 @@ static int open_ports(struct pf_ws *pf, struct crisp_err *err)
         if (r < 0)
             return r;
         struct crisp_err dial_err;
-        if (crisp_pod_dial(pf->s->env->pods, pf->s->req->id, pf->ports[i], &pf->fds[i],
-                           &dial_err) < 0) {
+        if (crisp_pod_dial(pf->s->env->pods, pf->s->req->id, pf->ports[i], &pf->fds[i], &dial_err) <
+            0) {
             char msg[CRISP_ERR_MSG_MAX + 64];
-            snprintf(msg, sizeof(msg), "error forwarding port %u: %s", pf->ports[i],
-                     dial_err.msg);
+            snprintf(msg, sizeof(msg), "error forwarding port %u: %s", pf->ports[i], dial_err.msg);
             r = ws_conn_send(&pf->c, (int)(2 * i + 1), msg, strlen(msg), err);
             if (r < 0)
                 return r;

@@ -1,7 +1,6 @@
 /* The backend of a remote-command session: exec (a new process) or attach (the container's
  * own stdio through its monitor). */
-#include <errno.h>
-
+#include "container/attach_stream.h"
 #include "container/exec_stream.h"
 #include "stream/session.h"
 
@@ -16,5 +15,5 @@ int crisp_rc_open(const struct crisp_stream_session *s, struct crisp_stream_io *
                                                  .want_stderr = r->want_stderr};
         return crisp_ctr_exec_stream(s->env, r->id, r->cmd, &o, io, err);
     }
-    return crisp_errorf(err, GRPC_STATUS_UNIMPLEMENTED, ENOSYS, "attach is not implemented yet");
+    return crisp_ctr_attach_stream(s->env, r->id, r->want_stdin, r->tty, io, err);
 }

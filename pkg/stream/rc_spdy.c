@@ -18,7 +18,7 @@
 #include "util/mem.h"
 
 #define STREAM_CREATION_TIMEOUT_MS 30000
-#define MAX_PENDING_STDIN (1u << 20)
+#define MAX_PENDING_STDIN          (1u << 20)
 
 enum slot { SLOT_ERROR, SLOT_STDIN, SLOT_STDOUT, SLOT_STDERR, SLOT_RESIZE, N_SLOTS };
 static const char *const slot_names[N_SLOTS] = {"error", "stdin", "stdout", "stderr", "resize"};
@@ -218,13 +218,12 @@ int crisp_rc_spdy_serve(struct crisp_stream_session *s)
     int r = wait_streams(&rc, &err);
     if (r == 0)
         r = start_backend(&rc, &err);
-    const struct crisp_rc_transport t = {.read_client = read_client_cb, .output = output,
-                                         .ctx = &rc};
+    const struct crisp_rc_transport t = {
+        .read_client = read_client_cb, .output = output, .ctx = &rc};
     if (r == 0)
         r = crisp_rc_run(s, rc.io, &t, &exit_code, &err);
     if (r < 0)
-        log_info("stream", "%s %s: %s", crisp_stream_kind_route(s->req->kind), s->req->id,
-                 err.msg);
+        log_info("stream", "%s %s: %s", crisp_stream_kind_route(s->req->kind), s->req->id, err.msg);
     if (rc.io)
         rc.io->ops->destroy(rc.io); /* kills a process the client left behind */
     if (r != 0 && !rc.client_gone)

@@ -12,9 +12,9 @@
 
 enum { CH_STDIN = 0, CH_STDOUT = 1, CH_STDERR = 2, CH_ERROR = 3, CH_RESIZE = 4, CH_CLOSE = 255 };
 
-static const char *const protocols[] = {
-    "v5.channel.k8s.io", "v4.channel.k8s.io",     "v4.base64.channel.k8s.io",
-    "channel.k8s.io",    "base64.channel.k8s.io", NULL};
+static const char *const protocols[] = {"v5.channel.k8s.io",        "v4.channel.k8s.io",
+                                        "v4.base64.channel.k8s.io", "channel.k8s.io",
+                                        "base64.channel.k8s.io",    NULL};
 
 struct rc_ws {
     struct crisp_stream_session *s;
@@ -78,18 +78,16 @@ int crisp_rc_ws_serve(struct crisp_stream_session *s)
     int r = ws_conn_send(&rc.c, first_readable_channel(s->req), "", 0, &err);
     if (r == 0)
         r = crisp_rc_open(s, &rc.io, &err);
-    const struct crisp_rc_transport t = {.read_client = read_client, .output = output,
-                                         .ctx = &rc};
+    const struct crisp_rc_transport t = {.read_client = read_client, .output = output, .ctx = &rc};
     if (r == 0)
         r = crisp_rc_run(s, rc.io, &t, &exit_code, &err);
     if (r < 0)
-        log_info("stream", "%s %s: %s", crisp_stream_kind_route(s->req->kind), s->req->id,
-                 err.msg);
+        log_info("stream", "%s %s: %s", crisp_stream_kind_route(s->req->kind), s->req->id, err.msg);
     if (rc.io)
         rc.io->ops->destroy(rc.io);
     if (r != 0 && !rc.c.eof) {
-        char *status = crisp_rc_status(crisp_rc_version(s->protocol), exit_code,
-                                       r < 0 ? &err : NULL);
+        char *status =
+            crisp_rc_status(crisp_rc_version(s->protocol), exit_code, r < 0 ? &err : NULL);
         struct crisp_err send_err;
         if (status)
             ws_conn_send(&rc.c, CH_ERROR, status, strlen(status), &send_err);

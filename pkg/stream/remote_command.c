@@ -29,9 +29,9 @@ char *crisp_rc_status(int version, int exit_code, const struct crisp_err *failur
     if (version < 4) {
         if (failure)
             return crisp_xstrdup(failure->msg);
-        return exit_code ? crisp_xasprintf("command terminated with non-zero exit code: %d",
-                                           exit_code)
-                         : NULL;
+        return exit_code
+                   ? crisp_xasprintf("command terminated with non-zero exit code: %d", exit_code)
+                   : NULL;
     }
     _cleanup_json_ json_t *st = NULL;
     if (failure) {
@@ -39,12 +39,12 @@ char *crisp_rc_status(int version, int exit_code, const struct crisp_err *failur
     } else if (exit_code == 0) {
         st = json_pack("{s:{},s:s}", "metadata", "status", "Success");
     } else {
-        char code[16], *msg = crisp_xasprintf("command terminated with non-zero exit code: %d",
-                                              exit_code);
+        char code[16],
+            *msg = crisp_xasprintf("command terminated with non-zero exit code: %d", exit_code);
         snprintf(code, sizeof(code), "%d", exit_code);
-        st = failure_status(msg, "NonZeroExitCode",
-                            json_pack("{s:[{s:s,s:s}]}", "causes", "reason", "ExitCode",
-                                      "message", code));
+        st = failure_status(
+            msg, "NonZeroExitCode",
+            json_pack("{s:[{s:s,s:s}]}", "causes", "reason", "ExitCode", "message", code));
         free(msg);
     }
     char *s = json_dumps(st, JSON_COMPACT);
@@ -64,8 +64,7 @@ static bool apply_size(json_t *o, struct crisp_resize_parser *p, struct crisp_st
 {
     json_t *w = json_object_get(o, "Width"), *h = json_object_get(o, "Height");
     if (!json_is_integer(w) || !json_is_integer(h) || json_integer_value(w) < 0 ||
-        json_integer_value(w) > 65535 || json_integer_value(h) < 0 ||
-        json_integer_value(h) > 65535)
+        json_integer_value(w) > 65535 || json_integer_value(h) < 0 || json_integer_value(h) > 65535)
         return false;
     p->width = (uint16_t)json_integer_value(w);
     p->height = (uint16_t)json_integer_value(h);

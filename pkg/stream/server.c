@@ -162,16 +162,15 @@ int crisp_stream_server_start(const struct crisp_config *cfg, const struct crisp
 {
     char host[256];
     int port;
-    int r = crisp_address_split(cfg->stream_address, host, sizeof(host), &port,
-                                "stream_address", err);
+    int r =
+        crisp_address_split(cfg->stream_address, host, sizeof(host), &port, "stream_address", err);
     if (r < 0)
         return r;
     struct crisp_stream_server *srv = crisp_xcalloc(1, sizeof(*srv));
     srv->env = env;
     srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
-    srv->idle_timeout_ms = cfg->stream_idle_timeout_seconds > 0
-                               ? (int)(cfg->stream_idle_timeout_seconds * 1000)
-                               : -1;
+    srv->idle_timeout_ms =
+        cfg->stream_idle_timeout_seconds > 0 ? (int)(cfg->stream_idle_timeout_seconds * 1000) : -1;
     struct sockaddr_storage bound;
     r = listen_on(host, port, &srv->listen_fd, &bound, err);
     if (r < 0) {

@@ -9,7 +9,7 @@
 #include "stream/net_io.h"
 #include "util/mem.h"
 
-#define READ_CHUNK 65536
+#define READ_CHUNK   65536
 #define WINDOW_GRANT (SPDY_INITIAL_WINDOW / 2)
 
 int spdy_conn_init(struct spdy_conn *c, int fd, const void *initial, size_t n,
@@ -95,7 +95,7 @@ static int on_syn_stream(struct spdy_conn *c, const struct spdy_frame *f, struct
         spdy_headers_free(&hs);
         return refuse(c, id,
                       c->n_streams >= SPDY_MAX_STREAMS ? SPDY_RST_REFUSED_STREAM
-                                                        : SPDY_RST_PROTOCOL_ERROR,
+                                                       : SPDY_RST_PROTOCOL_ERROR,
                       err);
     }
     c->last_id = id;
@@ -132,8 +132,7 @@ static int on_data(struct spdy_conn *c, const struct spdy_frame *f, struct spdy_
 {
     struct spdy_stream *s = find(c, f->stream_id);
     if (!s || s->remote_fin)
-        return refuse(c, f->stream_id, s ? SPDY_RST_STREAM_IN_USE : SPDY_RST_INVALID_STREAM,
-                      err);
+        return refuse(c, f->stream_id, s ? SPDY_RST_STREAM_IN_USE : SPDY_RST_INVALID_STREAM, err);
     s->remote_fin = f->flags & SPDY_FLAG_FIN;
     grant(c, s, f->len);
     ev->kind = SPDY_EV_DATA;

@@ -19,8 +19,8 @@
 struct spdy_stream {
     uint32_t id;
     struct spdy_headers headers;
-    bool remote_fin; /* the client will send no more data */
-    bool local_fin;  /* we sent FIN */
+    bool remote_fin;  /* the client will send no more data */
+    bool local_fin;   /* we sent FIN */
     uint32_t unacked; /* bytes received and not yet granted back */
     void *user;       /* the protocol's per-stream state */
     struct spdy_stream *next;

@@ -12,8 +12,7 @@ static int protocol_error(struct crisp_err *err, const char *what)
     return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EPROTO, "spdy: %s", what);
 }
 
-long spdy_frame_parse(const uint8_t *buf, size_t len, struct spdy_frame *f,
-                      struct crisp_err *err)
+long spdy_frame_parse(const uint8_t *buf, size_t len, struct spdy_frame *f, struct crisp_err *err)
 {
     if (len < 8)
         return 0;
@@ -33,8 +32,7 @@ long spdy_frame_parse(const uint8_t *buf, size_t len, struct spdy_frame *f,
     }
     if (f->len > SPDY_MAX_FRAME)
         return crisp_errorf(err, GRPC_STATUS_RESOURCE_EXHAUSTED, EMSGSIZE,
-                            "spdy: frame of %u bytes, at most %u accepted", f->len,
-                            SPDY_MAX_FRAME);
+                            "spdy: frame of %u bytes, at most %u accepted", f->len, SPDY_MAX_FRAME);
     if (len < 8 + (size_t)f->len)
         return 0;
     f->payload = buf + 8;
@@ -244,8 +242,7 @@ void spdy_put_syn_stream(struct spdy_zlib *z, struct crisp_buf *b, uint32_t stre
     put_headers_frame(z, b, SPDY_SYN_STREAM, stream_id, fin, names, values, n);
 }
 
-void spdy_put_data(struct crisp_buf *b, uint32_t stream_id, const void *data, size_t len,
-                   bool fin)
+void spdy_put_data(struct crisp_buf *b, uint32_t stream_id, const void *data, size_t len, bool fin)
 {
     crisp_buf_put_u32(b, stream_id & 0x7fffffffu);
     crisp_buf_put_u32(b, (uint32_t)(fin ? SPDY_FLAG_FIN : 0) << 24 | (uint32_t)len);

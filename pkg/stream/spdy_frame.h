@@ -15,14 +15,14 @@
 #include "stream/buf.h"
 #include "util/err.h"
 
-#define SPDY_VERSION 3
-#define SPDY_DICT_LEN 1423
-#define SPDY_FLAG_FIN 0x01
+#define SPDY_VERSION        3
+#define SPDY_DICT_LEN       1423
+#define SPDY_FLAG_FIN       0x01
 #define SPDY_INITIAL_WINDOW 65536
 /* Bounds on what a peer can make crispd hold. */
-#define SPDY_MAX_FRAME (1u << 20)   /* payload bytes */
-#define SPDY_MAX_HEADERS 32         /* name/value pairs per block */
-#define SPDY_MAX_HEADER_BLOCK 16384 /* inflated bytes per block */
+#define SPDY_MAX_FRAME        (1u << 20) /* payload bytes */
+#define SPDY_MAX_HEADERS      32         /* name/value pairs per block */
+#define SPDY_MAX_HEADER_BLOCK 16384      /* inflated bytes per block */
 
 enum spdy_type {
     SPDY_DATA = 0, /* not a control type: data frames have none */
@@ -60,8 +60,7 @@ const uint8_t *spdy_dictionary(void);
 /* Parses the frame at the start of buf. Returns the frame's total size (header + payload)
  * when it is complete, 0 when more bytes are needed, or a negative errno (a control frame of
  * another SPDY version, a payload over SPDY_MAX_FRAME) with err saying what was wrong. */
-long spdy_frame_parse(const uint8_t *buf, size_t len, struct spdy_frame *f,
-                      struct crisp_err *err);
+long spdy_frame_parse(const uint8_t *buf, size_t len, struct spdy_frame *f, struct crisp_err *err);
 
 /* One connection's header compression: a persistent inflate and deflate context each, primed
  * with the dictionary (SPDY compresses all of a connection's header blocks as one stream). */
@@ -92,8 +91,7 @@ void spdy_headers_free(struct spdy_headers *hs);
 
 /* Frame writers: append one complete frame to b. */
 void spdy_put_syn_reply(struct spdy_zlib *z, struct crisp_buf *b, uint32_t stream_id, bool fin);
-void spdy_put_data(struct crisp_buf *b, uint32_t stream_id, const void *data, size_t len,
-                   bool fin);
+void spdy_put_data(struct crisp_buf *b, uint32_t stream_id, const void *data, size_t len, bool fin);
 void spdy_put_rst_stream(struct crisp_buf *b, uint32_t stream_id, uint32_t status);
 void spdy_put_ping(struct crisp_buf *b, uint32_t id);
 void spdy_put_goaway(struct crisp_buf *b, uint32_t last_good_stream_id, uint32_t status);

@@ -8,7 +8,7 @@
 #include "stream/request.h"
 #include "util/err.h"
 
-#define CRISP_STREAM_TOKEN_LEN 32
+#define CRISP_STREAM_TOKEN_LEN  32
 #define CRISP_STREAM_MAX_TOKENS 1024
 
 struct crisp_token {

@@ -23,8 +23,8 @@ static const char *choose(const struct crisp_http_request *http, const char *con
 {
     char buf[2048];
     const char *client[32];
-    size_t n = crisp_http_header_values(http, "Sec-WebSocket-Protocol", buf, sizeof(buf),
-                                        client, 32);
+    size_t n =
+        crisp_http_header_values(http, "Sec-WebSocket-Protocol", buf, sizeof(buf), client, 32);
     *asked = n > 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; supported[j]; j++)

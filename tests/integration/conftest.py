@@ -154,6 +154,8 @@ def sanitizer_report(log):
 
 
 TEST_CGROUP_PARENT = f"crisp-test-{os.getpid()}"
+# This session's temp dirs: the leftover checks below must never touch another test run's.
+WORKDIR_PREFIX = f"crisp-it-{os.getpid()}-"
 
 
 def _test_cgroup_dirs():
@@ -177,7 +179,7 @@ def _leftover_processes():
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             continue
-        monitor = cmdline.startswith("crisp-monitor") and "/crisp-it-" in cmdline
+        monitor = cmdline.startswith("crisp-monitor") and f"/{WORKDIR_PREFIX}" in cmdline
         if not zombie and (monitor or f"/{TEST_CGROUP_PARENT}/" in cgroups):
             found[int(entry)] = cmdline
     return found
@@ -185,7 +187,7 @@ def _leftover_processes():
 
 def _leftover_mounts():
     with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if "/crisp-it-" in line.split()[4]]
+        return [line.split()[4] for line in f if f"/{WORKDIR_PREFIX}" in line.split()[4]]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -230,7 +232,7 @@ def registry():
 
 @pytest.fixture
 def workdir():
-    with tempfile.TemporaryDirectory(prefix="crisp-it-") as d:
+    with tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX) as d:
         yield Path(d)
 
 
