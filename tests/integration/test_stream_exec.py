@@ -158,5 +158,6 @@ def test_client_leaving_mid_stream_leaves_no_process_or_fd(client, ctr, crispd):
         wait_until(lambda: processes_named(["sleep", "1007"]), what="the exec'd sleep")
         s.close()
     wait_until(lambda: not processes_named(["sleep", "1007"]), what="the sleeps to be killed")
-    wait_until(lambda: open_fds(crispd.proc.pid) == before,
+    # <=: the warm-up's own connection may still have been closing when `before` was read
+    wait_until(lambda: open_fds(crispd.proc.pid) <= before,
                what=f"crispd's fds to return to {before}")
