@@ -92,6 +92,8 @@ static int on_stdin(struct rc_spdy *rc, const struct spdy_event *ev, struct cris
     }
     if (r == 0 && ev->fin && rc->io)
         close_stdin(rc);
+    else if (r == 0 && ev->fin)
+        rc->stdin_closed = true; /* applied once the backend has started */
     return r;
 }
 
@@ -182,10 +184,8 @@ static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
     if (rc->pending_stdin.len)
         r = rc->io->ops->write_stdin(rc->io, rc->pending_stdin.data, rc->pending_stdin.len, err);
     crisp_buf_free(&rc->pending_stdin);
-    if (r == 0 && rc->stdin_closed) {
-        rc->stdin_closed = false;
-        close_stdin(rc);
-    }
+    if (r == 0 && rc->stdin_closed)
+        rc->io->ops->close_stdin(rc->io);
     return r;
 }
 

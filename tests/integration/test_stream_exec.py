@@ -161,3 +161,13 @@ def test_client_leaving_mid_stream_leaves_no_process_or_fd(client, ctr, crispd):
     # <=: the warm-up's own connection may still have been closing when `before` was read
     wait_until(lambda: open_fds(crispd.proc.pid) <= before,
                what=f"crispd's fds to return to {before}")
+
+
+def test_stdin_that_comes_before_the_other_streams_is_kept(client, ctr):
+    s = Session(exec_url(client, ctr, ["sh", "-c", "cat; echo end"], stdin=True), V4)
+    sin = s.open(streamtype="stdin")
+    s.send(sin, b"early\n", fin=True)  # the command cannot have started yet
+    err, out, errs = [s.open(streamtype=t) for t in ("error", "stdout", "stderr")]
+    wait_all([err, out, errs])
+    s.close()
+    assert bytes(out.data) == b"early\nend\n" and exit_code_of(bytes(err.data)) == 0
