@@ -75,6 +75,12 @@ static int attach_write_stdin(struct crisp_stream_io *io, const void *buf, size_
     return 0;
 }
 
+static bool attach_input_full(struct crisp_stream_io *io)
+{
+    (void)io; /* records go to the monitor, which always reads its clients at once */
+    return false;
+}
+
 static void attach_close_stdin(struct crisp_stream_io *io)
 {
     struct attach_io *a = (struct attach_io *)io;
@@ -101,6 +107,7 @@ static const struct crisp_stream_io_ops attach_ops = {
     .poll_fds = attach_poll_fds,
     .pump = attach_pump,
     .write_stdin = attach_write_stdin,
+    .input_full = attach_input_full,
     .close_stdin = attach_close_stdin,
     .resize = attach_resize,
     .destroy = attach_destroy,

@@ -13,13 +13,15 @@
 #include <unistd.h>
 
 #include "container/exec_start.h"
+#include "container/stdin_queue.h"
 #include "util/mem.h"
 
 struct exec_io {
     struct crisp_stream_io io;
-    pid_t pid;                    /* -1 once reaped (or never started) */
-    int pidfd;                    /* readable when the process exits */
-    int stdin_fd, out_fd, err_fd; /* ours: write end, read ends (out_fd: the pty with tty) */
+    pid_t pid;                   /* -1 once reaped (or never started) */
+    int pidfd;                   /* readable when the process exits */
+    int out_fd, err_fd;          /* ours: read ends (out_fd: the pty master with tty) */
+    struct crisp_stdin_queue in; /* the pipe's write end, or the pty master */
     bool tty, exited;
     int exit_code;
     char *failure; /* why the command could not run, sent as its output */
@@ -35,11 +37,17 @@ static void close_fd(int *fd)
 static size_t exec_poll_fds(struct crisp_stream_io *io, struct pollfd *p, size_t cap)
 {
     struct exec_io *e = (struct exec_io *)io;
-    int fds[3] = {e->out_fd, e->err_fd, e->exited ? -1 : e->pidfd};
+    bool queued = crisp_stdin_queue_pending(&e->in);
+    int fds[4] = {e->out_fd, e->err_fd, e->exited ? -1 : e->pidfd,
+                  queued && !e->tty ? e->in.fd : -1};
     size_t n = 0;
-    for (int i = 0; i < 3 && n < cap; i++)
+    for (int i = 0; i < 4 && n < cap; i++) {
+        short events = i == 3 ? POLLOUT : POLLIN;
+        if (i == 0 && e->tty && queued)
+            events |= POLLOUT; /* the pty master takes stdin too */
         if (fds[i] >= 0)
-            p[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+            p[n++] = (struct pollfd){.fd = fds[i], .events = events};
+    }
     return n;
 }
 
@@ -96,6 +104,11 @@ static int exec_pump(struct crisp_stream_io *io, const struct pollfd *p, size_t 
         return r < 0 ? r : 1;
     }
     for (size_t i = 0; i < n; i++) {
+        if (p[i].fd == e->in.fd && (p[i].revents & (POLLOUT | POLLERR))) {
+            int r = crisp_stdin_queue_flush(&e->in, err);
+            if (r < 0)
+                return r;
+        }
         if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         int r = 0;
@@ -122,38 +135,22 @@ static int exec_pump(struct crisp_stream_io *io, const struct pollfd *p, size_t 
 static int exec_write_stdin(struct crisp_stream_io *io, const void *buf, size_t len,
                             struct crisp_err *err)
 {
-    struct exec_io *e = (struct exec_io *)io;
-    int fd = e->tty ? e->out_fd : e->stdin_fd;
-    const char *p = buf;
-    while (fd >= 0 && len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) { /* the pty master is non-blocking for reads */
-            struct pollfd pw = {.fd = fd, .events = POLLOUT};
-            poll(&pw, 1, 1000);
-            continue;
-        }
-        if (n < 0 && (errno == EPIPE || errno == EIO))
-            return 0; /* the process no longer reads: its input is dropped, as a pipe would */
-        if (n < 0)
-            return crisp_syserrf(err, errno, "exec: write stdin");
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return crisp_stdin_queue_write(&((struct exec_io *)io)->in, buf, len, err);
+}
+
+static bool exec_input_full(struct crisp_stream_io *io)
+{
+    return crisp_stdin_queue_full(&((struct exec_io *)io)->in);
 }
 
 static void exec_close_stdin(struct crisp_stream_io *io)
 {
     struct exec_io *e = (struct exec_io *)io;
-    if (e->tty) {
-        /* A terminal has no half-close: send the EOF character, as a typed ^D would. */
-        if (e->out_fd >= 0 && write(e->out_fd, "\x04", 1) < 0) {
-        }
-        return;
-    }
-    close_fd(&e->stdin_fd);
+    struct crisp_err err;
+    if (e->tty) /* a terminal has no half-close: the EOF character, as a typed ^D */
+        crisp_stdin_queue_write(&e->in, "\x04", 1, &err);
+    else
+        crisp_stdin_queue_close(&e->in);
 }
 
 static void exec_resize(struct crisp_stream_io *io, uint16_t width, uint16_t height)
@@ -172,7 +169,7 @@ static void exec_destroy(struct crisp_stream_io *io)
         reap(e);
     }
     close_fd(&e->pidfd);
-    close_fd(&e->stdin_fd);
+    crisp_stdin_queue_free(&e->in);
     close_fd(&e->out_fd);
     close_fd(&e->err_fd);
     free(e->failure);
@@ -183,6 +180,7 @@ static const struct crisp_stream_io_ops exec_ops = {
     .poll_fds = exec_poll_fds,
     .pump = exec_pump,
     .write_stdin = exec_write_stdin,
+    .input_full = exec_input_full,
     .close_stdin = exec_close_stdin,
     .resize = exec_resize,
     .destroy = exec_destroy,
@@ -204,7 +202,7 @@ static int make_pipes(struct exec_io *e, const struct crisp_exec_stream_opts *o,
         }
         return crisp_syserrf(err, saved, "Exec: pipe");
     }
-    e->stdin_fd = in[1];
+    crisp_stdin_queue_init(&e->in, in[1], true);
     e->out_fd = outp[0];
     e->err_fd = errp[0];
     *stdio =
@@ -224,13 +222,9 @@ int crisp_ctr_exec_stream(const struct crisp_ctr_env *env, const char *id, char 
                           struct crisp_err *err)
 {
     struct exec_io *e = crisp_xcalloc(1, sizeof(*e));
-    *e = (struct exec_io){.io.ops = &exec_ops,
-                          .pid = -1,
-                          .pidfd = -1,
-                          .stdin_fd = -1,
-                          .out_fd = -1,
-                          .err_fd = -1,
-                          .tty = opts->tty};
+    *e = (struct exec_io){
+        .io.ops = &exec_ops, .pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1, .tty = opts->tty};
+    crisp_stdin_queue_init(&e->in, -1, false);
     struct crisp_exec_stdio stdio = {
         .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = opts->tty};
     int r = opts->tty ? 0 : make_pipes(e, opts, &stdio, err);
@@ -248,8 +242,10 @@ int crisp_ctr_exec_stream(const struct crisp_ctr_env *env, const char *id, char 
     }
     if (r == 0) {
         e->pid = res.pid;
-        if (opts->tty)
+        if (opts->tty) {
             e->out_fd = res.pty_master;
+            crisp_stdin_queue_init(&e->in, opts->want_stdin ? res.pty_master : -1, false);
+        }
         e->pidfd = (int)syscall(SYS_pidfd_open, res.pid, 0);
         if (e->pidfd < 0)
             r = crisp_syserrf(err, errno, "Exec: pidfd_open %d", (int)res.pid);

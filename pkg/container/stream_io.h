@@ -5,6 +5,7 @@
 #pragma once
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,9 @@ struct crisp_stream_io_ops {
                 crisp_stream_out_fn out, void *ctx, int *exit_code, struct crisp_err *err);
     int (*write_stdin)(struct crisp_stream_io *io, const void *buf, size_t len,
                        struct crisp_err *err);
+    /* True while the process has so much unwritten stdin that the server should stop
+     * reading its client (backpressure). */
+    bool (*input_full)(struct crisp_stream_io *io);
     void (*close_stdin)(struct crisp_stream_io *io);
     void (*resize)(struct crisp_stream_io *io, uint16_t width, uint16_t height);
     /* Kills and reaps an exec'd process still running; closes everything. */

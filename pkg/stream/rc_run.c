@@ -14,7 +14,10 @@ int crisp_rc_run(const struct crisp_stream_session *s, struct crisp_stream_io *i
     /* The first round does not wait: a backend may be done before any fd is ready (a command
      * that could not start). */
     for (int timeout = 0;; timeout = s->idle_timeout_ms) {
-        struct pollfd p[2 + MAX_BACKEND_FDS] = {{.fd = s->fd, .events = POLLIN},
+        /* Backpressure: while the process does not take its stdin, the client is not read
+         * (a hangup is still reported). */
+        short client_events = io->ops->input_full(io) ? 0 : POLLIN;
+        struct pollfd p[2 + MAX_BACKEND_FDS] = {{.fd = s->fd, .events = client_events},
                                                 {.fd = s->stop_fd, .events = POLLIN}};
         size_t n = 2 + io->ops->poll_fds(io, p + 2, MAX_BACKEND_FDS);
         int ready = poll(p, n, timeout);

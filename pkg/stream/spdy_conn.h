@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "stream/buf.h"
+#include "util/buf.h"
 #include "stream/spdy_frame.h"
 
 #define SPDY_MAX_STREAMS 256

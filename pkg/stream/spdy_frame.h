@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <zlib.h>
 
-#include "stream/buf.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define SPDY_VERSION        3

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "stream/buf.h"
+#include "util/buf.h"
 #include "stream/http.h"
 #include "util/err.h"
 

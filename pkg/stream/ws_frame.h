@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stream/buf.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define WS_MAX_MESSAGE (1u << 20) /* bytes per frame and per reassembled message */

@@ -120,7 +120,12 @@ class Session:
         return st
 
     def send(self, st, data, fin=False):
-        self.send_raw(struct.pack(">II", st.id, ((FIN if fin else 0) << 24) | len(data)) + data)
+        """DATA frames of at most 32 KiB, as the Go client sends them."""
+        chunks = [data[i:i + 32768] for i in range(0, len(data), 32768)] or [b""]
+        for i, chunk in enumerate(chunks):
+            last = fin and i == len(chunks) - 1
+            self.send_raw(struct.pack(">II", st.id, ((FIN if last else 0) << 24) | len(chunk))
+                          + chunk)
 
     def ping(self, pid):
         self.send_raw(self._control(PING, 0, struct.pack(">I", pid)))

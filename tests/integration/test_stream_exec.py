@@ -171,3 +171,13 @@ def test_stdin_that_comes_before_the_other_streams_is_kept(client, ctr):
     wait_all([err, out, errs])
     s.close()
     assert bytes(out.data) == b"early\nend\n" and exit_code_of(bytes(err.data)) == 0
+
+
+def test_stdin_and_output_never_block_each_other(client, ctr):
+    # The command writes 3 MB before it reads its 3 MB of stdin: crisp must keep reading the
+    # output while the stdin it cannot deliver yet waits (and hold the client back meanwhile).
+    big = b"z" * 3_000_000
+    _, out, _, status = run_exec(client, ctr, ["sh", "-c", "yes | head -c 3000000; wc -c"],
+                                 stdin=big)
+    assert out.startswith(b"y\ny\n") and out.endswith(b"3000000\n") and len(out) > 3000000
+    assert exit_code_of(status) == 0

@@ -1,4 +1,4 @@
-#include "stream/buf.h"
+#include "util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
