@@ -2,6 +2,7 @@
 and its close, tty with resize, the v4 exit status and the older protocols' text, protocol
 negotiation, one-time tokens, request validation and clean teardown."""
 import json
+import struct
 import time
 
 import grpc
@@ -181,3 +182,50 @@ def test_stdin_and_output_never_block_each_other(client, ctr):
                                  stdin=big)
     assert out.startswith(b"y\ny\n") and out.endswith(b"3000000\n") and len(out) > 3000000
     assert exit_code_of(status) == 0
+
+
+def test_pings_are_echoed_and_settings_skipped(client, ctr):
+    s = Session(exec_url(client, ctr, ["sh", "-c", "sleep 0.5; echo ok"]), V4)
+    # SETTINGS (initial window 1 MiB) and a WINDOW_UPDATE: taken in, never answered
+    s.send_raw(s._control(4, 0, struct.pack(">III", 1, 0x07, 1 << 20)))
+    s.send_raw(s._control(9, 0, struct.pack(">II", 0, 4096)))
+    s.ping(5)
+    err, out, errs = [s.open(streamtype=t) for t in ("error", "stdout", "stderr")]
+    wait_all([err, out, errs])
+    s.close()
+    assert s.pings == [5] and bytes(out.data) == b"ok\n"
+
+
+def test_idle_sessions_end_and_their_process_with_them(registry, crispd_factory, workdir):
+    cfg = workdir / "idle.json"
+    cfg.write_text(json.dumps({"stream_idle_timeout_seconds": 1}))
+    d = crispd_factory(config=cfg).start()
+    client = d.client()
+    pod = run_pod(client, d, registry)
+    cid = run_container(client, registry, pod, ["sleep", "1000"])
+    s = Session(exec_url(client, cid, ["sleep", "1009"]), V4)
+    streams = [s.open(streamtype=t) for t in ("error", "stdout", "stderr")]
+    wait_until(lambda: processes_named(["sleep", "1009"]), what="the exec'd sleep")
+    assert s.eof.wait(10), "the idle session was not closed"
+    wait_until(lambda: not processes_named(["sleep", "1009"]), what="the sleep to be killed")
+    assert all(st.closed.is_set() for st in streams)
+    client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    client.close()
+
+
+def test_crispd_stop_ends_open_sessions(registry, crispd_factory):
+    d = crispd_factory().start()
+    client = d.client()
+    pod = run_pod(client, d, registry)
+    cid = run_container(client, registry, pod, ["sleep", "1000"])
+    s = Session(exec_url(client, cid, ["sleep", "1011"]), V4)
+    [s.open(streamtype=t) for t in ("error", "stdout", "stderr")]
+    wait_until(lambda: processes_named(["sleep", "1011"]), what="the exec'd sleep")
+    client.close()
+    assert d.stop(timeout=20) == 0
+    assert s.eof.wait(5)
+    assert not processes_named(["sleep", "1011"])  # killed by crispd, the container still runs
+    d.start()
+    client = d.client()
+    client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+    client.close()
