@@ -20,17 +20,11 @@ static const char *const remote_command_protocols[] = {"v4.channel.k8s.io", "v3.
                                                        "v2.channel.k8s.io", "channel.k8s.io", NULL};
 static const char *const port_forward_protocols[] = {"portforward.k8s.io", NULL};
 
-static void set_timeouts(int fd)
+/* A client that stops reading blocks a write this long at most. */
+static void set_send_timeout(int fd)
 {
-    struct timeval rcv = {.tv_sec = HEAD_TIMEOUT_SECONDS}, snd = {.tv_sec = SEND_TIMEOUT_SECONDS};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
+    struct timeval snd = {.tv_sec = SEND_TIMEOUT_SECONDS};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
-}
-
-static void clear_receive_timeout(int fd)
-{
-    struct timeval none = {0}; /* the sessions poll with their own idle timeout */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 }
 
 /* "/exec/<token>" -> kind and token; false for any other path. */
@@ -116,15 +110,17 @@ static bool header_is(const struct crisp_http_request *http, const char *name, c
 
 void crisp_conn_serve(const struct crisp_conn_ctx *ctx)
 {
-    set_timeouts(ctx->fd);
+    set_send_timeout(ctx->fd);
     struct crisp_http_request *http = crisp_xmalloc(sizeof(*http));
     struct crisp_err err;
     enum crisp_stream_kind kind;
     const char *token;
     struct crisp_stream_request *req = NULL;
-    if (crisp_http_read_request(ctx->fd, http, &err) < 0) {
-        crisp_http_respond(ctx->fd, err.code == GRPC_STATUS_RESOURCE_EXHAUSTED ? 431 : 400, NULL,
-                           err.msg);
+    if (crisp_http_read_request(ctx->fd, ctx->stop_fd, HEAD_TIMEOUT_SECONDS * 1000, http, &err) <
+        0) {
+        if (err.code == GRPC_STATUS_INVALID_ARGUMENT || err.code == GRPC_STATUS_RESOURCE_EXHAUSTED)
+            crisp_http_respond(ctx->fd, err.code == GRPC_STATUS_RESOURCE_EXHAUSTED ? 431 : 400,
+                               NULL, err.msg);
     } else if (strcmp(http->method, "GET") != 0 && strcmp(http->method, "POST") != 0) {
         crisp_http_respond(ctx->fd, 405, "Allow: GET, POST\r\n", "expected GET or POST");
     } else if (!parse_route(http->path, &kind, &token) ||
@@ -132,7 +128,6 @@ void crisp_conn_serve(const struct crisp_conn_ctx *ctx)
         crisp_http_respond(ctx->fd, 404, NULL,
                            "unknown, expired or already used streaming URL; ask for a new one");
     } else {
-        clear_receive_timeout(ctx->fd);
         struct crisp_stream_session s = {.fd = ctx->fd,
                                          .stop_fd = ctx->stop_fd,
                                          .idle_timeout_ms = ctx->idle_timeout_ms,
@@ -146,9 +141,10 @@ void crisp_conn_serve(const struct crisp_conn_ctx *ctx)
         else if (header_is(http, "Upgrade", "websocket"))
             crisp_rc_ws_serve(&s);
         else
-            crisp_http_respond(ctx->fd, 400, NULL,
-                               "expected an upgrade to SPDY/3.1 or websocket (Connection: "
-                               "Upgrade, Upgrade: SPDY/3.1 or websocket)");
+            crisp_http_respond(
+                ctx->fd, 400, NULL,
+                "expected an upgrade to SPDY/3.1 or websocket (Connection: Upgrade, Upgrade: "
+                "SPDY/3.1 or websocket)");
     }
     crisp_stream_request_free(req);
     free(http);

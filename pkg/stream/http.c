@@ -2,6 +2,7 @@
 #include "stream/http.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "stream/net_io.h"
+#include "stream/token.h"
 #include "util/mem.h"
 
 static int bad_request(struct crisp_err *err, const char *what)
@@ -64,12 +66,37 @@ static int parse_head(struct crisp_http_request *req, struct crisp_err *err)
     return r;
 }
 
-int crisp_http_read_request(int fd, struct crisp_http_request *req, struct crisp_err *err)
+/* Waits until fd is readable: 0, or an error when the deadline passes or stop_fd fires. */
+static int wait_readable(int fd, int stop_fd, int64_t deadline, struct crisp_err *err)
+{
+    for (;;) {
+        int64_t left = deadline - crisp_monotonic_ms();
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        int n = left > 0 ? poll(p, 2, (int)left) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return crisp_syserrf(err, errno, "poll");
+        if (n == 0)
+            return crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
+                                "request head not received in time");
+        if (p[1].revents)
+            return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED, "server stopping");
+        return 0;
+    }
+}
+
+int crisp_http_read_request(int fd, int stop_fd, int timeout_ms, struct crisp_http_request *req,
+                            struct crisp_err *err)
 {
     memset(req, 0, sizeof(*req));
     size_t len = 0;
     char *end = NULL;
+    int64_t deadline = crisp_monotonic_ms() + timeout_ms;
     while (!end) {
+        int r = wait_readable(fd, stop_fd, deadline, err);
+        if (r < 0)
+            return r;
         if (len == CRISP_HTTP_MAX_HEAD)
             return crisp_errorf(err, GRPC_STATUS_RESOURCE_EXHAUSTED, E2BIG,
                                 "request head over %d bytes", CRISP_HTTP_MAX_HEAD);
@@ -152,5 +179,8 @@ int crisp_http_respond(int fd, int status, const char *extra_headers, const char
     struct crisp_err err;
     int r = crisp_write_all(fd, full, strlen(full), &err);
     free(full);
+    /* The request may have left bytes unread: closing at once would reset the connection and
+     * could destroy the answer before the client reads it. */
+    crisp_linger_close(fd, 1000);
     return r;
 }

@@ -22,15 +22,18 @@ struct crisp_http_request {
     size_t n_extra;
 };
 
-/* Reads and parses the request head (the socket's receive timeout bounds a slow client).
- * Errors: INVALID_ARGUMENT (malformed, 400) or RESOURCE_EXHAUSTED (too large, 431). */
-int crisp_http_read_request(int fd, struct crisp_http_request *req, struct crisp_err *err);
+/* Reads and parses the request head, for at most timeout_ms, giving up at once when stop_fd
+ * becomes readable. Errors: INVALID_ARGUMENT (malformed, 400), RESOURCE_EXHAUSTED (too large,
+ * 431), DEADLINE_EXCEEDED (too slow) or CANCELLED (stopping). */
+int crisp_http_read_request(int fd, int stop_fd, int timeout_ms, struct crisp_http_request *req,
+                            struct crisp_err *err);
 /* The first value of a header (case-insensitive name), or NULL. */
 const char *crisp_http_header(const struct crisp_http_request *req, const char *name);
 /* Every value of a header, comma-separated lists split, in order; returns how many. */
 size_t crisp_http_header_values(const struct crisp_http_request *req, const char *name, char *buf,
                                 size_t buf_size, const char **values, size_t cap);
-/* Writes a complete response with a text body (Connection: close). extra_headers: zero or
- * more "Name: value\r\n" lines. */
+/* Writes a complete response with a text body (Connection: close), then ends the
+ * connection gracefully (crisp_linger_close). extra_headers: zero or more "Name: value\r\n"
+ * lines. */
 int crisp_http_respond(int fd, int status, const char *extra_headers, const char *body);
 const char *crisp_http_reason(int status);
