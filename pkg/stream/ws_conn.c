@@ -107,16 +107,17 @@ static int to_channel_message(struct ws_conn *c, struct ws_message *m, struct cr
         *m = (struct ws_message){.channel = d[0], .data = d + 1, .len = n - 1};
         return 0;
     }
-    if (n > 1 && (n - 1) % 4 != 0)
+    if (d[0] < '0' || d[0] > '9' || (n - 1) % 4 != 0)
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EPROTO,
-                            "websocket: base64 message of bad length");
+                            "websocket: base64 message without a channel digit or of bad length");
     m->owned = crisp_xmalloc(n);
     int len = n > 1 ? EVP_DecodeBlock(m->owned, d + 1, (int)(n - 1)) : 0;
-    if (len < 0)
+    /* EVP_DecodeBlock counts padding as zero bytes; more than two '=' is not base64 */
+    int pad = n > 1 && d[n - 1] == '=' ? (n > 2 && d[n - 2] == '=' ? 2 : 1) : 0;
+    if (len < 0 || len < pad || (n > 3 && d[n - 3] == '=' && pad == 2))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EPROTO,
                             "websocket: message is not base64");
-    for (size_t i = n; i > 1 && d[i - 1] == '='; i--)
-        len--; /* EVP_DecodeBlock counts the padding as zero bytes */
+    len -= pad;
     m->channel = d[0] - '0';
     m->data = m->owned;
     m->len = (size_t)len;

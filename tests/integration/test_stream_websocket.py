@@ -120,3 +120,13 @@ def test_port_forward_channels(registry, client, crispd):
         c.ws.close()
     finally:
         client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
+
+
+@pytest.mark.parametrize("message", ["1====", "0a===", "x", "0@@@@", "0QQ"])
+def test_malformed_base64_messages_end_the_session_cleanly(client, ctr, message):
+    url = exec_url(client, ctr, ["sleep", "30"], stdin=True)
+    c = Channels(url, "v4.base64.channel.k8s.io")
+    c.ws.send(message)
+    data = c.recv_all()  # the server ends the session with an error status
+    assert json.loads(data[ERROR])["status"] == "Failure"
+    assert client.call("Version").runtime_name == "crisp"
