@@ -229,3 +229,18 @@ def test_crispd_stop_ends_open_sessions(registry, crispd_factory):
     client = d.client()
     client.call("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=30)
     client.close()
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x80\x02\x00\x01\x00\x00\x00\x00",                          # SPDY/2 control frame
+    b"\x80\x03\x00\x01\x00\x00\x00\x0e" + b"\x00\x00\x00\x01" + b"\x00" * 6 + b"\xde\xad\xbe\xef",
+    b"\x00\x00\x00\x01\x00\xff\xff\xff",                          # 16 MiB data frame
+    b"\x80\x03\x00\x06\x00\x00\x00\x02\x00\x01",                  # short PING
+])
+def test_malformed_spdy_ends_the_session_cleanly(client, ctr, garbage):
+    s = Session(exec_url(client, ctr, ["sleep", "30"]), V4)
+    s.send_raw(garbage)
+    assert s.eof.wait(10), "crispd kept a broken session open"
+    s.close()
+    assert client.call("Version").runtime_name == "crisp"
+    assert exec_url(client, ctr, ["true"])
