@@ -56,6 +56,10 @@ static int output(void *ctx, enum crisp_stream_channel ch, const void *buf, size
                   struct crisp_err *err)
 {
     struct rc_ws *rc = ctx;
+    const struct crisp_stream_request *r = rc->s->req;
+    bool wanted = ch == CRISP_CH_STDERR ? r->want_stderr && !r->tty : r->want_stdout;
+    if (!wanted) /* an attached container writes both streams whatever the client asked */
+        return 0;
     return ws_conn_send(&rc->c, ch == CRISP_CH_STDERR ? CH_STDERR : CH_STDOUT, buf, len, err);
 }
 
