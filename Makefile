@@ -49,8 +49,12 @@ deps: ## install the Debian packages needed to build
 test-deps: ## install the Debian packages needed to build and test
 	hack/install-deps.sh --test
 
-run: deps ## install deps, build, and start crispd with the default config (as root)
+run: ## install deps (with the CNI plugins), build, start crispd with the default config (as root)
+	hack/install-deps.sh --run
 	$(MAKE) all
+	@if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist >/dev/null 2>&1; then \
+	  install -D -m 0644 deploy/cni/10-crisp-bridge.conflist /etc/cni/net.d/10-crisp-bridge.conflist; \
+	  echo "no pod network was configured: installed /etc/cni/net.d/10-crisp-bridge.conflist"; fi
 	exec $(CRISPD)
 
 test: test-deps ## install deps, build, run every test, then again under ASan+UBSan

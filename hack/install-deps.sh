@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package crisp needs to build (and, with --test, to run
-# its test suite; with --bench, what the benchmarks compare against).
+# Installs every Debian package crisp needs to build (and, with --run, to run
+# pods on this node; with --test, to run its test suite; with --bench, what
+# the benchmarks compare against).
 # Idempotent: packages already present are not touched, and apt-get update
 # runs only when something is missing.
 set -euo pipefail
@@ -17,6 +18,11 @@ test_pkgs=(
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck
+  containernetworking-plugins iptables
+)
+
+run_pkgs=(
+  containernetworking-plugins iptables
 )
 
 bench_pkgs=(
@@ -26,9 +32,10 @@ bench_pkgs=(
 want=("${build_pkgs[@]}")
 for arg in "$@"; do
   case "$arg" in
+    --run) want+=("${run_pkgs[@]}") ;;
     --test) want+=("${test_pkgs[@]}") ;;
     --bench) want+=("${bench_pkgs[@]}") ;;
-    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--run] [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
 

@@ -53,6 +53,7 @@ int crisp_container_exec(pid_t container_pid, const struct crisp_exec_spec *spec
         .run = exec_run,
         .arg = &arg,
         .keep_fds = {p->stdin_fd, p->stdout_fd, p->stderr_fd},
+        .share_memory = true,
     };
     struct crisp_rt_child child;
     r = crisp_rt_spawn(&s, &child, err);

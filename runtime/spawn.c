@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -13,6 +14,21 @@
 
 #include "runtime/process.h"
 #include "runtime/sync.h"
+
+#define CHILD_STACK_SIZE (8u << 20) /* only the pages it touches are allocated */
+
+/* ASan cannot follow a task on a stack it did not see created (it warns that false positives
+ * may follow): sanitizer builds copy the memory instead. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SHARED_CHILD_OK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHARED_CHILD_OK 0
+#endif
+#endif
+#ifndef SHARED_CHILD_OK
+#define SHARED_CHILD_OK 1
+#endif
 
 int crisp_rt_reap(pid_t pid)
 {
@@ -53,6 +69,31 @@ static void child_main(const struct crisp_rt_spawn *s, int sync_fd)
     _exit(1);
 }
 
+struct child_start {
+    const struct crisp_rt_spawn *s;
+    int sync_fd;
+};
+
+static int child_trampoline(void *arg)
+{
+    const struct child_start *c = arg;
+    child_main(c->s, c->sync_fd);
+    return 1;
+}
+
+/* The child on a stack of its own, sharing our memory; we resume at its execve or exit. The
+ * stack is not unmapped: the helper exits right after. */
+static long clone_shared(const struct crisp_rt_spawn *s, int sync_fd, unsigned long flags)
+{
+    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -1;
+    struct child_start c = {.s = s, .sync_fd = sync_fd};
+    return clone(child_trampoline, (char *)stack + CHILD_STACK_SIZE,
+                 (int)(flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD), &c);
+}
+
 static void helper_fail(int sync_fd, int r, struct crisp_err *err)
 {
     crisp_rt_sync_send_error(sync_fd, -r, err);
@@ -75,7 +116,9 @@ static void helper_main(const struct crisp_rt_spawn *s, int sync_fd)
     r = s->enter(s->arg, &flags, &err);
     if (r < 0)
         helper_fail(sync_fd, r, &err);
-    long pid = syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+    long pid = SHARED_CHILD_OK && s->share_memory && !s->until_ready
+                   ? clone_shared(s, sync_fd, flags)
+                   : syscall(SYS_clone, flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid < 0)
         helper_fail(sync_fd, crisp_syserrf(&err, errno, "clone"), &err);
     if (pid == 0)

@@ -9,7 +9,8 @@
  * (fork semantics: the child runs on a copy of the helper's stack; no clone() trampoline, which
  * also keeps ASan happy); glibc's fork handlers do not run, which is fine because the helper has
  * a single thread. The child runs run() and never returns: on failure the error goes to the
- * caller as an ERROR message and the child exits 1.
+ * caller as an ERROR message and the child exits 1. With share_memory the child is cloned with
+ * CLONE_VM | CLONE_VFORK on an mmap'd stack through glibc's clone() (posix_spawn's way).
  *
  * The caller's threads never change namespace, cgroup or credentials. */
 #pragma once
@@ -28,6 +29,11 @@ struct crisp_rt_spawn {
     const void *arg;
     /* Wait for READY (create) rather than for EOF (exec: the channel closes at execve). */
     bool until_ready;
+    /* The child shares the helper's memory (CLONE_VM | CLONE_VFORK, on a stack of its own)
+     * until its execve or exit, instead of a copy of it: one copy of the caller's address
+     * space per spawn instead of two (crispd's is large: this is most of an exec's cost). The
+     * helper is suspended meanwhile, so it needs !until_ready. Ignored in ASan builds. */
+    bool share_memory;
     /* The caller's fds the child needs (its stdio, -1 = none): the helper closes every other fd
      * >= 3 first thing, so the child never holds the caller's fds (nor another spawn's channel,
      * which would delay that one's EOF). */

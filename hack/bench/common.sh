@@ -12,6 +12,7 @@
 #                    /crisp-$BENCH-<suffix>, log prefix
 #   LOG_DIR          copy the daemons' and registry's logs there on exit ("": no)
 #   CRISP_LOG_LEVEL  crispd's --log-level
+#   PROFILE, GOAL    for want_profile
 # and may set LISTEN_PID (a background helper stopped first on exit).
 # After sourcing: bench_start brings up the registry and both runtimes
 # (REG_HOST, IMAGE, PAUSE, CRISP_PID, CTD_PID, CRISP_VER, CTD_VER, RUNC_VER set).
@@ -478,4 +479,14 @@ host_paths_report() {
     else
         echo "host paths untouched: ${HOST_PATHS[*]}"
     fi
+}
+
+# want_profile CMD...: whether to add the profile section: PROFILE is 1, or
+# auto and the crisp/containerd ratio CMD prints is above GOAL (or unknown).
+want_profile() {
+    local ratio
+    ratio=$("$@") || ratio=nan
+    [[ $PROFILE == 1 ]] && return 0
+    [[ $PROFILE == auto ]] || return 1
+    awk -v r="$ratio" -v goal="$GOAL" 'BEGIN { exit !(r + 0 > goal + 0 || r == "nan") }'
 }

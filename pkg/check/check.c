@@ -18,14 +18,14 @@ void crisp_check_paths_default(struct crisp_check_paths *paths, const struct cri
         .cgroup = "/sys/fs/cgroup",
         .modules = "/lib/modules",
         .systemd_run = "/run/systemd/system",
-        .cni_conf_dir = "/etc/cni/net.d",
-        .cni_bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"},
-        .n_cni_bin_dirs = 2,
+        .cni_conf_dir = cfg->cni_conf_dir, /* what crispd itself will use */
         .root = cfg->root,
         .state = cfg->state,
         .listen = cfg->listen,
         .cgroup_driver = cfg->cgroup_driver,
     };
+    for (size_t i = 0; i < cfg->n_cni_bin_dirs && i < CRISP_CHECK_MAX_CNI_BIN_DIRS; i++)
+        paths->cni_bin_dirs[paths->n_cni_bin_dirs++] = cfg->cni_bin_dirs[i];
 }
 
 static void env_override(const char **field, const char *name)

@@ -39,9 +39,9 @@ struct crisp_check_report {
     int n_missing;
 };
 
-/* The defaults: /proc, /sys/fs/cgroup, /lib/modules, /run/systemd/system,
- * /etc/cni/net.d, /opt/cni/bin and /usr/lib/cni; root, state, listen and the
- * cgroup driver from cfg (which must outlive paths). */
+/* The defaults: /proc, /sys/fs/cgroup, /lib/modules, /run/systemd/system;
+ * root, state, listen, the cgroup driver and the CNI config and plugin dirs
+ * from cfg (which must outlive paths). */
 void crisp_check_paths_default(struct crisp_check_paths *paths, const struct crisp_config *cfg);
 
 /* Overrides paths from the environment, for tests and unusual nodes:

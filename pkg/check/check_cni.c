@@ -2,7 +2,6 @@
  * in it (libcni's order: file names sorted), and the plugin binaries it
  * names. Without a config, the plugins of crisp's default conflist. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "check/check.h"
+#include "network/cni_conf.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -39,70 +39,12 @@ static void plugin_list_add(struct plugin_list *list, const char *type)
         list->types[list->n++] = type;
 }
 
-static bool has_suffix(const char *name, const char *suffix)
+/* Adds a plugin's type and its IPAM plugin's type. */
+static void add_plugin(struct plugin_list *list, const json_t *plugin)
 {
-    size_t n = strlen(name), s = strlen(suffix);
-    return n > s && strcmp(name + n - s, suffix) == 0;
-}
-
-static int is_network_config(const struct dirent *d)
-{
-    return d->d_name[0] != '.' &&
-           (has_suffix(d->d_name, ".conflist") || has_suffix(d->d_name, ".conf") ||
-            has_suffix(d->d_name, ".json"));
-}
-
-/* Adds a plugin's type and its IPAM plugin's type. Returns false when the
- * plugin has no type. */
-static bool add_plugin(struct plugin_list *list, json_t *plugin)
-{
-    const char *type = json_string_value(json_object_get(plugin, "type"));
-    if (!type || !*type)
-        return false;
-    plugin_list_add(list, type);
+    plugin_list_add(list, json_string_value(json_object_get(plugin, "type")));
     plugin_list_add(list,
                     json_string_value(json_object_get(json_object_get(plugin, "ipam"), "type")));
-    return true;
-}
-
-/* Parses one config file into list; returns false with why filled when it is
- * not a usable network config. */
-static bool parse_config(const char *path, bool is_list, json_t **doc_out, struct plugin_list *list,
-                         char *why, size_t why_size)
-{
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
-        snprintf(why, why_size, "invalid JSON: %s (line %d)", jerr.text, jerr.line);
-        return false;
-    }
-    *doc_out = doc;
-    if (!json_is_object(doc)) {
-        snprintf(why, why_size, "not a JSON object");
-        return false;
-    }
-    if (!is_list) {
-        if (!add_plugin(list, doc)) {
-            snprintf(why, why_size, "no \"type\"");
-            return false;
-        }
-        return true;
-    }
-    json_t *plugins = json_object_get(doc, "plugins");
-    if (!json_is_array(plugins) || json_array_size(plugins) == 0) {
-        snprintf(why, why_size, "no \"plugins\" list");
-        return false;
-    }
-    size_t i;
-    json_t *plugin;
-    json_array_foreach(plugins, i, plugin)
-    {
-        if (!add_plugin(list, plugin)) {
-            snprintf(why, why_size, "plugin %zu has no \"type\"", i);
-            return false;
-        }
-    }
-    return true;
 }
 
 static void check_plugin(const struct crisp_check_paths *paths, const char *type,
@@ -150,41 +92,30 @@ static void check_default_plugins(const struct crisp_check_paths *paths,
     check_plugins(paths, &list, rep);
 }
 
-/* Finds the first valid config among the sorted entries, reports it and
- * checks its plugins. */
-static void check_configs(const struct crisp_check_paths *paths, struct dirent **entries, int n,
-                          struct crisp_check_report *rep, const char *fix)
+/* The config crispd would use (the same loader), and its plugins. */
+static void check_network_config(const struct crisp_check_paths *paths,
+                                 struct crisp_check_report *rep, const char *fix)
 {
-    const char *dir = paths->cni_conf_dir;
-    char first_why[512] = "";
-    const char *first_bad = NULL;
-    for (int i = 0; i < n; i++) {
-        const char *name = entries[i]->d_name;
-        _cleanup_free_ char *path = crisp_xasprintf("%s/%s", dir, name);
-        _cleanup_json_ json_t *doc = NULL;
-        struct plugin_list list = {0};
-        char why[512];
-        if (!parse_config(path, has_suffix(name, ".conflist"), &doc, &list, why, sizeof(why))) {
-            if (!first_bad) {
-                first_bad = name;
-                snprintf(first_why, sizeof(first_why), "%s", why);
-            }
-            continue;
-        }
-        const char *net = json_string_value(json_object_get(doc, "name"));
-        char types[256] = "";
-        for (size_t t = 0; t < list.n; t++) {
-            size_t len = strlen(types);
-            snprintf(types + len, sizeof(types) - len, "%s%s", t ? " " : "", list.types[t]);
-        }
-        crisp_check_ok(rep, "cni: network config", "%s (network \"%s\", plugins %s)", path,
-                       net ? net : "", types);
-        check_plugins(paths, &list, rep);
+    struct crisp_cni_conf conf;
+    struct crisp_err err;
+    if (crisp_cni_conf_load_dir(paths->cni_conf_dir, &conf, &err) < 0) {
+        crisp_check_missing(rep, "cni: network config", fix, "%s", err.msg);
+        check_default_plugins(paths, rep);
         return;
     }
-    crisp_check_missing(rep, "cni: network config", fix, "no valid network config in %s: %s: %s",
-                        dir, first_bad, first_why);
-    check_default_plugins(paths, rep);
+    struct plugin_list list = {0};
+    size_t i;
+    json_t *plugin;
+    json_array_foreach(json_object_get(conf.list, "plugins"), i, plugin) add_plugin(&list, plugin);
+    char types[256] = "";
+    for (size_t t = 0; t < list.n; t++) {
+        size_t len = strlen(types);
+        snprintf(types + len, sizeof(types) - len, "%s%s", t ? " " : "", list.types[t]);
+    }
+    crisp_check_ok(rep, "cni: network config", "%s (network \"%s\", plugins %s)", conf.path,
+                   conf.name, types);
+    check_plugins(paths, &list, rep);
+    crisp_cni_conf_free(&conf); /* list borrowed its strings */
 }
 
 void crisp_check_cni(const struct crisp_check_paths *paths, struct crisp_check_report *rep)
@@ -210,20 +141,5 @@ void crisp_check_cni(const struct crisp_check_paths *paths, struct crisp_check_r
         return;
     }
     crisp_check_ok(rep, "cni: config dir", "%s", dir);
-    struct dirent **entries = NULL;
-    int n = scandir(dir, &entries, is_network_config, alphasort);
-    if (n <= 0) {
-        if (n < 0)
-            crisp_check_missing(rep, "cni: network config", fix, "cannot list %s: %s", dir,
-                                strerror(errno));
-        else
-            crisp_check_missing(rep, "cni: network config", fix,
-                                "%s has no network config (*.conflist, *.conf, *.json)", dir);
-        check_default_plugins(paths, rep);
-        return;
-    }
-    check_configs(paths, entries, n, rep, fix);
-    for (int i = 0; i < n; i++)
-        free(entries[i]);
-    free(entries);
+    check_network_config(paths, rep, fix);
 }

@@ -111,7 +111,31 @@ static Runtime__V1__LinuxPodSandboxStatus *linux_status(struct crisp_arena *a,
     return l;
 }
 
-static Runtime__V1__PodSandboxStatus *status_message(struct crisp_arena *a, struct crisp_pod *pod)
+/* network.ip and additional_ips from the recorded CNI result (so they
+ * survive crispd restarts); empty for hostNetwork and stopped pods. */
+static Runtime__V1__PodSandboxNetworkStatus *
+network_status(struct crisp_arena *a, struct crisp_runtime *rt, const struct crisp_pod *pod)
+{
+    Runtime__V1__PodSandboxNetworkStatus *ns = crisp_msg_new(
+        a, Runtime__V1__PodSandboxNetworkStatus, RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT);
+    size_t n;
+    char **ips = crisp_network_pod_ips(&rt->net, pod->id, &n);
+    ns->ip = crisp_arena_strdup(a, n ? ips[0] : "");
+    ns->n_additional_ips = n > 1 ? n - 1 : 0;
+    ns->additional_ips = crisp_arena_array(a, Runtime__V1__PodIP *, ns->n_additional_ips + 1);
+    for (size_t i = 1; i < n; i++) {
+        Runtime__V1__PodIP *ip = crisp_msg_new(a, Runtime__V1__PodIP, RUNTIME__V1__POD_IP__INIT);
+        ip->ip = crisp_arena_strdup(a, ips[i]);
+        ns->additional_ips[i - 1] = ip;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ips[i]);
+    free(ips);
+    return ns;
+}
+
+static Runtime__V1__PodSandboxStatus *
+status_message(struct crisp_arena *a, struct crisp_runtime *rt, struct crisp_pod *pod)
 {
     const Runtime__V1__PodSandboxConfig *cfg = pod->config;
     Runtime__V1__PodSandboxStatus *st =
@@ -120,8 +144,7 @@ static Runtime__V1__PodSandboxStatus *status_message(struct crisp_arena *a, stru
     st->metadata = copy_metadata(a, cfg->metadata);
     st->state = pod_state(pod);
     st->created_at = pod->created_at;
-    st->network = crisp_msg_new(a, Runtime__V1__PodSandboxNetworkStatus,
-                                RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT);
+    st->network = network_status(a, rt, pod);
     st->linux = linux_status(a, pod);
     st->n_labels = cfg->n_labels;
     st->labels = crisp_msg_copy_map(a, &runtime__v1__pod_sandbox_status__labels_entry__descriptor,
@@ -134,7 +157,20 @@ static Runtime__V1__PodSandboxStatus *status_message(struct crisp_arena *a, stru
     return st;
 }
 
-static char *verbose_info(const struct crisp_pod *pod)
+/* For crictl inspectp: the CNI result and a CNI CHECK of the attachment
+ * ("ok" or what the plugin said; "" without one). */
+static void add_network_info(json_t *info, struct crisp_runtime *rt, const struct crisp_pod *pod)
+{
+    json_t *result = crisp_network_result(&rt->net, pod->id);
+    struct crisp_err err;
+    const char *check = "";
+    if (result)
+        check = crisp_network_check(&rt->net, pod->id, &err) == 0 ? "ok" : err.msg;
+    json_object_set_new(info, "cniResult", result ? result : json_null());
+    json_object_set_new(info, "cniCheck", json_string(check));
+}
+
+static char *verbose_info(struct crisp_runtime *rt, const struct crisp_pod *pod)
 {
     _cleanup_json_ json_t *info = json_pack(
         "{s:s, s:s, s:s, s:s, s:s}", "id", pod->id, "hostname", pod->hostname, "dir", pod->dir,
@@ -142,6 +178,7 @@ static char *verbose_info(const struct crisp_pod *pod)
         pod->config->linux && pod->config->linux->cgroup_parent ? pod->config->linux->cgroup_parent
                                                                 : "",
         "logDirectory", pod->config->log_directory ? pod->config->log_directory : "");
+    add_network_info(info, rt, pod);
     return json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
@@ -159,10 +196,10 @@ CRI_UNARY(cri_pod_sandbox_status)
         return r;
     Runtime__V1__PodSandboxStatusResponse *out = crisp_msg_new(
         a, Runtime__V1__PodSandboxStatusResponse, RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
-    out->status = status_message(a, pod);
+    out->status = status_message(a, rt, pod);
     out->timestamp = crisp_now_ns();
     if (in->verbose) {
-        _cleanup_free_ char *info = verbose_info(pod);
+        _cleanup_free_ char *info = verbose_info(rt, pod);
         Runtime__V1__PodSandboxStatusResponse__InfoEntry *e =
             crisp_msg_new(a, Runtime__V1__PodSandboxStatusResponse__InfoEntry,
                           RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT);

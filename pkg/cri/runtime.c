@@ -9,6 +9,8 @@
 
 #include "cri/runtime_config.h"
 #include "image/registry.h"
+#include "pod/pod_persist.h"
+#include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -39,6 +41,32 @@ static void setup_containers(struct crisp_runtime *rt)
                                          .monitor_path = rt->monitor_path};
 }
 
+static int setup_network(struct crisp_runtime *rt, struct crisp_err *err)
+{
+    const struct crisp_config *cfg = rt->cfg;
+    struct crisp_network_opts opts = {.conf_dir = cfg->cni_conf_dir,
+                                      .bin_dirs = cfg->cni_bin_dirs,
+                                      .n_bin_dirs = cfg->n_cni_bin_dirs,
+                                      .timeout_seconds = (int)cfg->cni_plugin_timeout_seconds,
+                                      .state_dir = cfg->state};
+    int r = crisp_network_init(&rt->net, &opts, err);
+    rt->have_net = true; /* initialised enough to be freed */
+    return r;
+}
+
+/* For the network's start-up sweep: is there a pod with this id that got
+ * past creation? (One left creating by a crash is about to be undone.) */
+static bool pod_exists(void *ctx, const char *id)
+{
+    struct crisp_runtime *rt = ctx;
+    _cleanup_free_ char *pods_dir = crisp_xasprintf("%s/pods", rt->cfg->state);
+    struct crisp_err err;
+    struct crisp_pod *pod = strlen(id) == CRISP_ID_LEN ? crisp_pod_load(pods_dir, id, &err) : NULL;
+    bool exists = pod && pod->state != CRISP_POD_CREATING;
+    crisp_pod_free(pod);
+    return exists;
+}
+
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
                        struct crisp_err *err)
 {
@@ -53,7 +81,13 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
     if (r == 0)
         r = crisp_image_store_init(&rt->images, cfg->root, err);
     if (r == 0)
+        r = setup_network(rt, err);
+    if (r == 0) /* before the pod store undoes interrupted pods, so their netns is still there */
+        crisp_network_recover(&rt->net, pod_exists, rt);
+    if (r == 0)
         r = crisp_pod_store_init(&rt->pods, cfg->state, err);
+    if (r == 0)
+        rt->pods.net = &rt->net;
     if (r == 0)
         r = crisp_ctr_store_init(&rt->ctrs, cfg->state, cfg->root, err);
     if (r == 0)
@@ -71,6 +105,8 @@ void crisp_runtime_free(struct crisp_runtime *rt)
         crisp_pod_store_free(&rt->pods);
     if (rt->ctrs.dir)
         crisp_ctr_store_free(&rt->ctrs);
+    if (rt->have_net)
+        crisp_network_free(&rt->net);
     if (rt->have_cgroups)
         crisp_cgroup_root_release(&rt->cgroup_root);
     free(rt->monitor_path);

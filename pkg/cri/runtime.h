@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "image/store.h"
+#include "network/network.h"
 #include "container/container.h"
 #include "container/lifecycle.h"
 #include "pod/pod.h"
@@ -26,6 +27,8 @@ struct crisp_runtime {
     bool have_cgroups;
     char *monitor_path; /* crisp-monitor, next to crispd */
     struct crisp_ctr_env ctr_env;
+    struct crisp_network net; /* CNI */
+    bool have_net;
     struct crisp_stream_server *stream; /* set by main once the streaming server runs */
 };
 

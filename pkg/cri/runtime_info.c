@@ -54,17 +54,25 @@ static Runtime__V1__RuntimeCondition *runtime_ready(struct crisp_arena *a,
     return condition(a, "RuntimeReady", true, "", "");
 }
 
-static Runtime__V1__RuntimeStatus *runtime_status(struct crisp_arena *a,
-                                                  const struct crisp_config *cfg)
+/* Ready when the CNI config dir has a valid network config (the watcher
+ * keeps this current). */
+static Runtime__V1__RuntimeCondition *network_ready(struct crisp_arena *a, struct crisp_runtime *rt)
 {
+    _cleanup_free_ char *msg = NULL;
+    if (crisp_network_ready(&rt->net, &msg))
+        return condition(a, "NetworkReady", true, "", "");
+    return condition(a, "NetworkReady", false, "NetworkPluginNotReady", crisp_arena_strdup(a, msg));
+}
+
+static Runtime__V1__RuntimeStatus *runtime_status(struct crisp_arena *a, struct crisp_runtime *rt)
+{
+    const struct crisp_config *cfg = rt->cfg;
     Runtime__V1__RuntimeStatus *st =
         crisp_msg_new(a, Runtime__V1__RuntimeStatus, RUNTIME__V1__RUNTIME_STATUS__INIT);
     st->n_conditions = 2;
     st->conditions = crisp_arena_array(a, Runtime__V1__RuntimeCondition *, 2);
     st->conditions[0] = runtime_ready(a, cfg);
-    st->conditions[1] = condition(a, "NetworkReady", false, "NetworkPluginNotReady",
-                                  "crisp: network plugin is not ready: no CNI network is set up "
-                                  "(pod networking is not supported yet)");
+    st->conditions[1] = network_ready(a, rt);
     return st;
 }
 
@@ -103,7 +111,7 @@ CRI_UNARY(cri_status)
     struct crisp_arena *a = crisp_call_arena(call);
     Runtime__V1__StatusResponse *out =
         crisp_msg_new(a, Runtime__V1__StatusResponse, RUNTIME__V1__STATUS_RESPONSE__INIT);
-    out->status = runtime_status(a, rt->cfg);
+    out->status = runtime_status(a, rt);
     add_handlers(a, out);
     if (in->verbose) {
         out->n_info = 2;

@@ -29,8 +29,11 @@ struct crisp_pod {
     enum crisp_pod_state state; /* guarded by lock */
 };
 
+struct crisp_network;
+
 struct crisp_pod_store {
-    char *dir; /* <state>/pods */
+    char *dir;                 /* <state>/pods */
+    struct crisp_network *net; /* CNI; set after init; NULL: no pod networking */
     pthread_mutex_t lock;
     struct crisp_pod **pods;
     size_t n_pods;

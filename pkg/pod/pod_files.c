@@ -107,7 +107,7 @@ static int write_resolv_conf(const char *dir, const Runtime__V1__DNSConfig *dns,
     return crisp_write_file_atomic(path, text, len, 0644, err);
 }
 
-static int write_hosts(const char *dir, const char *hostname, bool host_network,
+static int write_hosts(const char *dir, const char *hostname, bool host_network, const char *pod_ip,
                        struct crisp_err *err)
 {
     _cleanup_free_ char *path = crisp_xasprintf("%s/hosts", dir);
@@ -121,17 +121,18 @@ static int write_hosts(const char *dir, const char *hostname, bool host_network,
                            "fe00::0\tip6-mcastprefix\n"
                            "fe00::1\tip6-allnodes\n"
                            "fe00::2\tip6-allrouters\n"
-                           "127.0.1.1\t%s\n",
-                           hostname);
+                           "%s\t%s\n",
+                           pod_ip ? pod_ip : "127.0.1.1", hostname);
     return crisp_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
 int crisp_pod_files_write(const char *dir, const Runtime__V1__PodSandboxConfig *config,
-                          const char *hostname, bool host_network, struct crisp_err *err)
+                          const char *hostname, bool host_network, const char *pod_ip,
+                          struct crisp_err *err)
 {
     int r = write_resolv_conf(dir, config->dns_config, err);
     if (r == 0)
-        r = write_hosts(dir, hostname, host_network, err);
+        r = write_hosts(dir, hostname, host_network, pod_ip, err);
     if (r == 0) {
         _cleanup_free_ char *path = crisp_xasprintf("%s/hostname", dir);
         _cleanup_free_ char *text = crisp_xasprintf("%s\n", hostname);

@@ -14,6 +14,8 @@
 int crisp_pod_files_validate(const Runtime__V1__PodSandboxConfig *config, struct crisp_err *err);
 
 /* Writes resolv.conf, hosts and hostname into dir (atomically each). A pod on
- * the host network gets the host's hosts file. */
+ * the host network gets the host's hosts file; otherwise hosts maps the
+ * hostname to pod_ip (from CNI; 127.0.1.1 when NULL). */
 int crisp_pod_files_write(const char *dir, const Runtime__V1__PodSandboxConfig *config,
-                          const char *hostname, bool host_network, struct crisp_err *err);
+                          const char *hostname, bool host_network, const char *pod_ip,
+                          struct crisp_err *err);

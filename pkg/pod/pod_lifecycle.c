@@ -9,6 +9,7 @@
 #include "image/blobstore.h"
 #include "pod/pod.h"
 #include "pod/pod_files.h"
+#include "pod/pod_net.h"
 #include "pod/pod_ns.h"
 #include "pod/pod_persist.h"
 #include "pod/pod_shm.h"
@@ -101,7 +102,7 @@ static void unlist(struct crisp_pod_store *ps, struct crisp_pod *pod)
 }
 
 /* Namespaces, files, and the READY state, each persisted before the next. */
-static int create(struct crisp_pod *pod, struct crisp_err *err)
+static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct crisp_err *err)
 {
     int r = crisp_mkdir_p(pod->dir, 0711, err);
     if (r == 0)
@@ -120,8 +121,11 @@ static int create(struct crisp_pod *pod, struct crisp_err *err)
         r = crisp_pod_ns_create(&req, err);
     if (r == 0 && !host_ipc)
         r = crisp_pod_shm_create(pod->dir, err);
+    _cleanup_free_ char *ip = NULL;
     if (r == 0)
-        r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, err);
+        r = crisp_pod_net_up(ps, pod, &ip, err); /* CNI ADD into the pinned netns */
+    if (r == 0)
+        r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, ip, err);
     if (r == 0) {
         pthread_mutex_lock(&pod->lock);
         pod->state = CRISP_POD_READY;
@@ -131,9 +135,10 @@ static int create(struct crisp_pod *pod, struct crisp_err *err)
     return r;
 }
 
-static void destroy_files(struct crisp_pod *pod)
+static void destroy_files(struct crisp_pod_store *ps, struct crisp_pod *pod)
 {
     struct crisp_err err;
+    crisp_pod_net_down(ps, pod); /* before the netns goes, so plugins can clean inside it */
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
     if (crisp_pod_ns_remove(ns_dir, &err) < 0)
         log_warn("pod", "%s: %s", pod->id, err.msg);
@@ -154,9 +159,9 @@ int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfi
     pod->runtime_handler = crisp_xstrdup(runtime_handler);
     pod->hostname = crisp_xstrdup(*config->hostname ? config->hostname : config->metadata->name);
     pod->created_at = crisp_now_ns();
-    r = create(pod, err);
+    r = create(ps, pod, err);
     if (r < 0) { /* undo, and free the name for a retry */
-        destroy_files(pod);
+        destroy_files(ps, pod);
         unlist(ps, pod);
     } else {
         memcpy(id_out, pod->id, CRISP_ID_LEN + 1);
@@ -174,6 +179,7 @@ int crisp_pod_stop(struct crisp_pod_store *ps, const char *id, struct crisp_err 
         crisp_err_clear(err);
         return 0; /* stopping what does not exist is done */
     }
+    crisp_pod_net_down(ps, pod); /* CNI DEL; a failure is logged, Stop still succeeds */
     pthread_mutex_lock(&pod->lock);
     int r = 0;
     if (pod->state != CRISP_POD_NOTREADY) {
@@ -196,7 +202,7 @@ int crisp_pod_remove(struct crisp_pod_store *ps, const char *id, struct crisp_er
     int r = crisp_pod_stop(ps, pod->id, err);
     if (r == 0) {
         unlist(ps, pod);
-        destroy_files(pod);
+        destroy_files(ps, pod);
         log_info("pod", "%s: removed", pod->id);
     }
     crisp_pod_put(ps, pod);

@@ -1,5 +1,6 @@
 """Integration fixtures: a real crispd on a temporary socket and state dir,
 and a CRI client built from proto/api.proto at test time."""
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,10 @@ class Crispd:
         self.extra_args = list(extra_args)
         self.proc = None
         self.stderr_path = self.dir / "crispd.log"
+        # CNI: by default a loopback-only network of this crispd's own (cheap, no bridge);
+        # network tests point cni_conf_dir at their own dir (or at an empty one).
+        self.cni_conf_dir = self.dir / "cni"
+        self.cni_settings = {}  # more CNI keys (cni_bin_dirs, cni_plugin_timeout_seconds)
 
     def args(self):
         a = [CRISPD, "--listen", str(self.socket), "--root", str(self.root),
@@ -92,9 +97,23 @@ class Crispd:
         a += ["--config", str(self.config)] if self.config else ["--config", str(self.dir / "none.json")]
         return a + self.extra_args
 
+    def write_cni_dropin(self):
+        """The CNI keys go into a drop-in next to the main config file, so tests that
+        write their own crisp.json keep the per-test network config."""
+        if self.cni_conf_dir == self.dir / "cni" and not self.cni_conf_dir.exists():
+            self.cni_conf_dir.mkdir()
+            (self.cni_conf_dir / "99-loopback.conflist").write_text(json.dumps(
+                {"cniVersion": "1.0.0", "name": "crisp-test-lo", "plugins": [{"type": "loopback"}]}))
+        main = Path(self.config) if self.config else self.dir / "none.json"
+        dropins = main.with_suffix(".d")
+        dropins.mkdir(exist_ok=True)
+        keys = {"cni_conf_dir": str(self.cni_conf_dir), **self.cni_settings}
+        (dropins / "00-test-cni.json").write_text(json.dumps(keys))
+
     def start(self, wait=True):
         if not self.config:
             (self.dir / "none.json").write_text("{}")
+        self.write_cni_dropin()
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
@@ -154,7 +173,7 @@ def sanitizer_report(log):
 
 
 TEST_CGROUP_PARENT = f"crisp-test-{os.getpid()}"
-# This session's temp dirs: the leftover checks below must never touch another test run's.
+# Every test's workdir starts with this, so the leftover check sees only this run's.
 WORKDIR_PREFIX = f"crisp-it-{os.getpid()}-"
 
 

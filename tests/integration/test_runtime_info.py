@@ -13,10 +13,9 @@ def test_status_conditions(client):
     st = client.call("Status")
     conds = conditions(st)
     assert conds["RuntimeReady"].status is True
-    net = conds["NetworkReady"]
-    assert net.status is False
-    assert net.reason == "NetworkPluginNotReady"
-    assert net.message
+    # the fixture gives every crispd a loopback-only CNI network (test_network.py has the
+    # not-ready cases)
+    assert conds["NetworkReady"].status is True
     assert len(st.info) == 0
 
 

@@ -346,9 +346,10 @@ static void test_cni_first_valid_config_names_the_plugins(void **state)
     struct fixture *f = *state;
     writef(f, "cni/net.d/05-broken.conflist", "{ not json");
     writef(f, "cni/net.d/10-calico.conflist",
-           "{\"name\":\"k8s-pod-network\",\"plugins\":[{\"type\":\"calico\",\"ipam\":{\"type\":"
-           "\"calico-ipam\"}},{\"type\":\"portmap\"}]}");
-    writef(f, "cni/net.d/20-bridge.conf", "{\"name\":\"b\",\"type\":\"bridge\"}");
+           "{\"cniVersion\":\"0.4.0\",\"name\":\"k8s-pod-network\",\"plugins\":[{\"type\":"
+           "\"calico\",\"ipam\":{\"type\":\"calico-ipam\"}},{\"type\":\"portmap\"}]}");
+    writef(f, "cni/net.d/20-bridge.conf",
+           "{\"cniVersion\":\"1.0.0\",\"name\":\"b\",\"type\":\"bridge\"}");
     char path[256];
     pathf(path, sizeof(path), "%s/calico", f->cni_bin);
     write_file(path, "#!/bin/sh\n", 0755);
@@ -368,13 +369,15 @@ static void test_cni_first_valid_config_names_the_plugins(void **state)
 static void test_cni_single_plugin_conf_and_no_valid_config(void **state)
 {
     struct fixture *f = *state;
-    writef(f, "cni/net.d/10-x.conflist", "{\"name\":\"x\",\"plugins\":[{\"ipam\":{}}]}");
+    writef(f, "cni/net.d/10-x.conflist",
+           "{\"cniVersion\":\"1.0.0\",\"name\":\"x\",\"plugins\":[{\"ipam\":{}}]}");
     writef(f, "cni/net.d/20-y.json", "[1,2]");
+    writef(f, "cni/net.d/25-old.conf", "{\"cniVersion\":\"0.3.1\",\"name\":\"o\",\"type\":\"b\"}");
     crisp_check_cni(&f->paths, &f->rep);
     assert_contains(output(f), "MISSING  cni: network config: no valid network config in");
-    assert_contains(output(f), "10-x.conflist: plugin 0 has no \"type\"");
+    assert_contains(output(f), "10-x.conflist: plugins[0]: expected \"type\"");
     writef(f, "cni/net.d/30-z.conf",
-           "{\"name\":\"z\",\"type\":\"macvlan\",\"ipam\":{\"type\":"
+           "{\"cniVersion\":\"1.1.0\",\"name\":\"z\",\"type\":\"macvlan\",\"ipam\":{\"type\":"
            "\"dhcp\"}}");
     crisp_check_cni(&f->paths, &f->rep);
     assert_contains(output(f), "30-z.conf (network \"z\", plugins macvlan dhcp)");
@@ -478,6 +481,15 @@ static void test_paths_from_config_and_environment(void **state)
     assert_string_equal(paths.cni_bin_dirs[1], "/usr/lib/cni");
     assert_string_equal(paths.listen, "/run/crisp/crisp.sock");
     assert_string_equal(paths.root, "/var/lib/crisp");
+    char *custom_bins[] = {"/srv/cni/bin"};
+    struct crisp_config custom = cfg;
+    custom.cni_conf_dir = "/srv/cni/net.d";
+    custom.cni_bin_dirs = custom_bins;
+    custom.n_cni_bin_dirs = 1;
+    crisp_check_paths_default(&paths, &custom); /* the config's CNI keys */
+    assert_string_equal(paths.cni_conf_dir, "/srv/cni/net.d");
+    assert_int_equal(paths.n_cni_bin_dirs, 1);
+    assert_string_equal(paths.cni_bin_dirs[0], "/srv/cni/bin");
     setenv("CRISP_CHECK_PROC", "/fake/proc", 1);
     setenv("CRISP_CHECK_CNI_CONF_DIR", "/fake/net.d", 1);
     setenv("CRISP_CHECK_CNI_BIN_DIRS", "/a:/b::/c", 1);

@@ -93,10 +93,7 @@ main() {
     echo
     host_paths_report
 
-    local ratio missed=no
-    ratio=$("$PY" "$EXEC" ratio "$RESULTS") || ratio=nan
-    awk -v r="$ratio" 'BEGIN { exit !(r + 0 > '"$GOAL"' || r == "nan") }' && missed=yes
-    if [[ $PROFILE == 1 || ($PROFILE == auto && $missed == yes) ]]; then
+    if want_profile "$PY" "$EXEC" ratio "$RESULTS"; then
         echo
         echo "### strace -c -f of crispd over 50 ExecSync calls of \`true\`"
         echo

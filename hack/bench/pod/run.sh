@@ -153,10 +153,7 @@ main() {
     echo "after the runs (pods removed): crisp-monitor processes left $monitors_left, shims left $shims_left"
     host_paths_report
 
-    local ratio missed=no
-    ratio=$("$PY" "$POD" ratio "$RESULTS") || ratio=nan
-    awk -v r="$ratio" 'BEGIN { exit !(r + 0 > '"$GOAL"' || r == "nan") }' && missed=yes
-    if [[ $PROFILE == 1 || ($PROFILE == auto && $missed == yes) ]]; then
+    if want_profile "$PY" "$POD" ratio "$RESULTS"; then
         echo
         echo "### crisp pod-to-running at --log-level info"
         echo
