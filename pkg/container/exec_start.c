@@ -42,6 +42,8 @@ int crisp_ctr_exec_start(const struct crisp_ctr_env *env, const char *id, const 
                                              .stdout_fd = stdio->stdout_fd,
                                              .stderr_fd = stdio->stderr_fd,
                                              .tty = stdio->tty,
+                                             .tty_width = stdio->tty_width,
+                                             .tty_height = stdio->tty_height,
                                              .caps = spec.caps,
                                              .n_caps = spec.n_caps,
                                              .caps_set = spec.caps_set,

@@ -12,6 +12,7 @@
 struct crisp_exec_stdio {
     int stdin_fd, stdout_fd, stderr_fd; /* -1: the container's /dev/null; ignored with tty */
     bool tty;                           /* a pty: res->pty_master */
+    uint16_t tty_width, tty_height;     /* its size from the start; 0x0: unknown */
 };
 
 /* method names the CRI call in errors ("ExecSync", "Exec"). A command that could not be

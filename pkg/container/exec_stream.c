@@ -225,8 +225,12 @@ int crisp_ctr_exec_stream(const struct crisp_ctr_env *env, const char *id, char 
     *e = (struct exec_io){
         .io.ops = &exec_ops, .pid = -1, .pidfd = -1, .out_fd = -1, .err_fd = -1, .tty = opts->tty};
     crisp_stdin_queue_init(&e->in, -1, false);
-    struct crisp_exec_stdio stdio = {
-        .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .tty = opts->tty};
+    struct crisp_exec_stdio stdio = {.stdin_fd = -1,
+                                     .stdout_fd = -1,
+                                     .stderr_fd = -1,
+                                     .tty = opts->tty,
+                                     .tty_width = opts->tty_width,
+                                     .tty_height = opts->tty_height};
     int r = opts->tty ? 0 : make_pipes(e, opts, &stdio, err);
     struct crisp_exec_result res = {.pid = -1, .pty_master = -1};
     bool not_runnable = false;

@@ -9,6 +9,7 @@
 
 struct crisp_exec_stream_opts {
     bool tty, want_stdin, want_stdout, want_stderr;
+    uint16_t tty_width, tty_height; /* the client's terminal size when known, else 0x0 */
 };
 
 /* A command that cannot run is not an error here: it "exits" 127/126 with the reason on its

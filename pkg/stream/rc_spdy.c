@@ -18,6 +18,7 @@
 #include "util/mem.h"
 
 #define STREAM_CREATION_TIMEOUT_MS 30000
+#define FIRST_SIZE_WAIT_MS         1000
 #define MAX_PENDING_STDIN          (1u << 20)
 
 enum slot { SLOT_ERROR, SLOT_STDIN, SLOT_STDOUT, SLOT_STDERR, SLOT_RESIZE, N_SLOTS };
@@ -136,10 +137,13 @@ static int read_client(struct rc_spdy *rc, struct crisp_err *err)
     return r;
 }
 
-static int wait_streams(struct rc_spdy *rc, struct crisp_err *err)
+/* Reads the client until done(rc) holds: 0, or 1 when time_ms passed (or the server is
+ * stopping) first. */
+static int read_until(struct rc_spdy *rc, bool (*done)(const struct rc_spdy *), int time_ms,
+                      struct crisp_err *err)
 {
-    int64_t deadline = crisp_monotonic_ms() + STREAM_CREATION_TIMEOUT_MS;
-    while (!all_streams_here(rc)) {
+    int64_t deadline = crisp_monotonic_ms() + time_ms;
+    while (!done(rc)) {
         int64_t left = deadline - crisp_monotonic_ms();
         struct pollfd p[2] = {{.fd = rc->s->fd, .events = POLLIN},
                               {.fd = rc->s->stop_fd, .events = POLLIN}};
@@ -147,16 +151,39 @@ static int wait_streams(struct rc_spdy *rc, struct crisp_err *err)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0 || p[1].revents)
-            return crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
-                                "timed out waiting for the client's streams");
+            return 1;
         int r = read_client(rc, err);
         if (r < 0)
             return r;
         if (rc->client_gone)
             return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECONNRESET,
-                                "the client left before opening its streams");
+                                "the client left before the command started");
     }
     return 0;
+}
+
+static int wait_streams(struct rc_spdy *rc, struct crisp_err *err)
+{
+    int r = read_until(rc, all_streams_here, STREAM_CREATION_TIMEOUT_MS, err);
+    if (r == 1)
+        return crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
+                            "timed out waiting for the client's streams");
+    return r;
+}
+
+static bool has_first_size(const struct rc_spdy *rc)
+{
+    const struct spdy_stream *st = rc->slots[SLOT_RESIZE];
+    return !st || st->remote_fin || rc->resize.pending;
+}
+
+/* A tty client sends its terminal's size right after opening the resize stream: waiting a
+ * moment for it starts the command with the right size instead of 0x0 (a shell's first
+ * prompt, `stty size`). */
+static int wait_first_size(struct rc_spdy *rc, struct crisp_err *err)
+{
+    int r = read_until(rc, has_first_size, FIRST_SIZE_WAIT_MS, err);
+    return r < 0 ? r : 0;
 }
 
 static int output(void *ctx, enum crisp_stream_channel ch, const void *buf, size_t len,
@@ -177,7 +204,9 @@ static int read_client_cb(void *ctx, bool *gone, struct crisp_err *err)
 
 static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
 {
-    int r = crisp_rc_open(rc->s, &rc->io, err);
+    bool sized = rc->resize.pending;
+    int r = crisp_rc_open(rc->s, sized ? rc->resize.width : 0, sized ? rc->resize.height : 0,
+                          &rc->io, err);
     if (r < 0)
         return r;
     crisp_resize_apply_pending(&rc->resize, rc->io);
@@ -216,6 +245,8 @@ int crisp_rc_spdy_serve(struct crisp_stream_session *s)
     expect_streams(&rc);
     int exit_code = 0;
     int r = wait_streams(&rc, &err);
+    if (r == 0)
+        r = wait_first_size(&rc, &err);
     if (r == 0)
         r = start_backend(&rc, &err);
     const struct crisp_rc_transport t = {

@@ -81,7 +81,7 @@ int crisp_rc_ws_serve(struct crisp_stream_session *s)
     int exit_code = 0;
     int r = ws_conn_send(&rc.c, first_readable_channel(s->req), "", 0, &err);
     if (r == 0)
-        r = crisp_rc_open(s, &rc.io, &err);
+        r = crisp_rc_open(s, 0, 0, &rc.io, &err); /* sizes come as messages, later */
     const struct crisp_rc_transport t = {.read_client = read_client, .output = output, .ctx = &rc};
     if (r == 0)
         r = crisp_rc_run(s, rc.io, &t, &exit_code, &err);

@@ -26,6 +26,7 @@ int crisp_rc_ws_serve(struct crisp_stream_session *s);
 int crisp_pf_ws_serve(struct crisp_stream_session *s);
 
 /* Opens the remote-command backend the request asks for (exec or attach); errors name what
- * failed, for the client's error stream. */
-int crisp_rc_open(const struct crisp_stream_session *s, struct crisp_stream_io **io,
-                  struct crisp_err *err);
+ * failed, for the client's error stream. width x height: the client's terminal when known
+ * (an exec'd command then starts with it), else 0x0. */
+int crisp_rc_open(const struct crisp_stream_session *s, uint16_t width, uint16_t height,
+                  struct crisp_stream_io **io, struct crisp_err *err);

@@ -244,3 +244,13 @@ def test_malformed_spdy_ends_the_session_cleanly(client, ctr, garbage):
     s.close()
     assert client.call("Version").runtime_name == "crisp"
     assert exec_url(client, ctr, ["true"])
+
+
+def test_tty_command_starts_with_the_clients_terminal_size(client, ctr):
+    s = Session(exec_url(client, ctr, ["busybox", "stty", "size"], tty=True, stderr=False), V4)
+    err, out, rs = [s.open(streamtype=t) for t in ("error", "stdout", "resize")]
+    time.sleep(0.3)  # the size comes a little after the streams, as from a real client
+    s.send(rs, json.dumps({"Width": 100, "Height": 40}).encode())
+    wait_all([err, out])
+    s.close()
+    assert bytes(out.data) == b"40 100\r\n" and exit_code_of(bytes(err.data)) == 0
