@@ -36,7 +36,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_RPC := $(BUILD)/bench/rpc_bench
 
 .PHONY: all deps test-deps run test check test-unit test-integration test-asan install \
-        uninstall clean format bench-rpc bench-pull bench-pod bench-exec help
+        uninstall clean format bench-rpc bench-pull bench-pod bench-exec bench-stats help
 
 all: $(CRISPD) $(MONITOR) ## build crispd and crisp-monitor (default)
 
@@ -84,6 +84,9 @@ bench-pod: $(CRISPD) $(MONITOR) ## pod-to-running latency and per-container memo
 
 bench-exec: $(CRISPD) $(MONITOR) ## ExecSync p50/p99 (true, echo), crisp vs containerd+runc (as root)
 	hack/bench/exec/run.sh $(abspath $(CRISPD))
+
+bench-stats: $(CRISPD) $(MONITOR) ## ListContainerStats latency with 100 running containers (as root)
+	hack/bench/stats/run.sh $(abspath $(CRISPD))
 
 # install: binaries in $(PREFIX)/bin (crisp-monitor when the build has one), the unit
 # (ExecStart rewritten to $(PREFIX)), the man page; the default config and the CNI

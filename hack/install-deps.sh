@@ -17,7 +17,7 @@ test_pkgs=(
   protobuf-compiler python3-protobuf python3-grpcio python3-pytest python3-websocket
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
-  systemd python3-yaml man-db shellcheck
+  systemd python3-yaml man-db shellcheck python3-prometheus-client
   containernetworking-plugins iptables
 )
 

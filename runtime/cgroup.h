@@ -209,13 +209,26 @@ void crisp_cgroup_free(struct crisp_cgroup *cg);
 
 /* Stats; the has_* flags say which groups could be read (their controller
  * is there). working_set = usage - inactive_file (cadvisor), rss: v1 total_rss,
- * v2 anon. v1 cpuacct.usage, v2 cpu.stat usage_usec * 1000. */
+ * v2 anon; page faults: v1 total_pgfault/total_pgmajfault, v2
+ * pgfault/pgmajfault; memory_limit: v1 memory.limit_in_bytes, v2 memory.max
+ * (UINT64_MAX when unlimited). Swap (has_swap): v1 memsw usage minus usage
+ * and memsw limit minus limit, v2 memory.swap.current and memory.swap.max;
+ * absent without swap accounting. v1 cpuacct.usage, v2 cpu.stat usage_usec *
+ * 1000. memory.stat is read once. */
 struct crisp_cgroup_stats {
-    bool has_cpu, has_memory, has_pids;
+    bool has_cpu, has_memory, has_pids, has_swap;
     uint64_t cpu_usage_ns;
-    uint64_t memory_usage, memory_working_set, memory_rss;
+    uint64_t memory_usage, memory_working_set, memory_rss, memory_limit;
+    uint64_t memory_pgfault, memory_pgmajfault;
+    uint64_t swap_usage, swap_limit;
     uint64_t pids_current;
 };
 
 int crisp_cgroup_stats(struct crisp_cgroup *cg, struct crisp_cgroup_stats *out,
                        struct crisp_err *err);
+
+/* The values of a flat keyed text ("key N" lines, memory.stat): for each
+ * keys[i] found, vals[i] is set and bit i of the result. Unknown lines and
+ * malformed numbers are skipped. */
+unsigned crisp_cgroup_parse_keyed(const char *text, const char *const *keys, size_t n_keys,
+                                  uint64_t *vals);

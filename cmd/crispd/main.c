@@ -12,6 +12,7 @@
 #include "check/check.h"
 #include "config/config.h"
 #include "cri/runtime.h"
+#include "events/events.h"
 #include "server/server.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -210,6 +211,7 @@ static int serve(const struct crisp_config *cfg)
     sigwait(&stop_signals, &sig);
     log_info("crispd", "received %s, stopping", strsignal(sig));
     sd_notify(0, "STOPPING=1");
+    crisp_events_stop(); /* event streams end now instead of holding the shutdown */
     crisp_server_stop(srv);
     crisp_stream_server_stop(rt.stream); /* after the gRPC calls that hand out its URLs */
     crisp_runtime_free(&rt);

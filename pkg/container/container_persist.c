@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "container/container_internal.h"
+#include "events/events.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -147,6 +148,7 @@ void crisp_ctr_refresh_locked(struct crisp_ctr *c)
     if (!doc)
         return; /* still running (or never started) */
     c->state = CRISP_CTR_EXITED;
+    crisp_event_emit(CRISP_EVENT_STOPPED, c->id, c->pod_id);
     c->exit_code = (int32_t)json_integer_value(json_object_get(doc, "exit_code"));
     c->finished_at = json_integer_value(json_object_get(doc, "finished_at"));
     c->oom_killed = json_is_true(json_object_get(doc, "oom_killed"));

@@ -13,6 +13,7 @@
 #include "container/ctr_cgroup.h"
 #include "container/ctr_spec.h"
 #include "container/image_config.h"
+#include "events/events.h"
 #include "image/blobstore.h"
 #include "monitor/client.h"
 #include "monitor/spawn.h"
@@ -232,6 +233,7 @@ int crisp_ctr_create(const struct crisp_ctr_env *env, const char *pod_id,
         memcpy(id_out, c->id, CRISP_CTR_ID_LEN + 1);
         log_info("container", "%s: created in pod %.12s (%s)", c->id, pod->id,
                  config->metadata->name);
+        crisp_event_emit(CRISP_EVENT_CREATED, c->id, c->pod_id);
     } else if (c) { /* undo, and free the name for a retry */
         if (pid > 0) {
             char reply[64];
@@ -284,7 +286,9 @@ int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct cris
     if (r == 0) {
         c->state = CRISP_CTR_RUNNING;
         c->started_at = crisp_now_ns();
+        crisp_event_emit(CRISP_EVENT_STARTED, c->id, c->pod_id);
     } else if (c->state == CRISP_CTR_CREATED) { /* a failed start leaves it exited */
+        crisp_event_emit(CRISP_EVENT_STOPPED, c->id, c->pod_id);
         free(c->message);
         c->message = crisp_xstrdup(err->msg);
         c->state = CRISP_CTR_EXITED;
@@ -367,6 +371,7 @@ int crisp_ctr_remove(const struct crisp_ctr_env *env, const char *id, struct cri
         crisp_ctr_unlist(env->ctrs, c);
         discard(env, c);
         log_info("container", "%s: removed", c->id);
+        crisp_event_emit(CRISP_EVENT_DELETED, c->id, c->pod_id);
     }
     crisp_ctr_put(env->ctrs, c);
     return r;

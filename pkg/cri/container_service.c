@@ -11,10 +11,9 @@
 #include "cri/handlers.h"
 #include "cri/msg.h"
 #include "cri/runtime.h"
+#include "cri/status.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
-
-#define STREAM_CHUNK 100
 
 static int require(const char *method, const char *field, const char *value, struct crisp_err *err)
 {
@@ -116,8 +115,8 @@ static const char *reason_of(const struct crisp_ctr *c)
     return c->exit_code == 0 ? "Completed" : "Error";
 }
 
-static Runtime__V1__ContainerMetadata *metadata_copy(struct crisp_arena *a,
-                                                     const Runtime__V1__ContainerMetadata *m)
+Runtime__V1__ContainerMetadata *cri_container_metadata(struct crisp_arena *a,
+                                                       const Runtime__V1__ContainerMetadata *m)
 {
     Runtime__V1__ContainerMetadata *out =
         crisp_msg_new(a, Runtime__V1__ContainerMetadata, RUNTIME__V1__CONTAINER_METADATA__INIT);
@@ -164,14 +163,14 @@ static Runtime__V1__ContainerUser *container_user(struct crisp_arena *a, const s
     return u;
 }
 
-/* Caller holds c->lock. */
-static Runtime__V1__ContainerStatus *status_message(struct crisp_arena *a, struct crisp_ctr *c)
+Runtime__V1__ContainerStatus *cri_container_status_locked(struct crisp_arena *a,
+                                                          struct crisp_ctr *c)
 {
     const Runtime__V1__ContainerConfig *cfg = c->config;
     Runtime__V1__ContainerStatus *st =
         crisp_msg_new(a, Runtime__V1__ContainerStatus, RUNTIME__V1__CONTAINER_STATUS__INIT);
     st->id = crisp_arena_strdup(a, c->id);
-    st->metadata = metadata_copy(a, cfg->metadata);
+    st->metadata = cri_container_metadata(a, cfg->metadata);
     st->state = state_of(c);
     st->created_at = c->created_at;
     st->started_at = c->started_at;
@@ -217,7 +216,7 @@ CRI_UNARY(cri_container_status)
         a, Runtime__V1__ContainerStatusResponse, RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT);
     pthread_mutex_lock(&c->lock);
     crisp_ctr_refresh_locked(c);
-    out->status = status_message(a, c);
+    out->status = cri_container_status_locked(a, c);
     if (in->verbose) {
         Runtime__V1__ContainerStatusResponse__InfoEntry *e =
             crisp_msg_new(a, Runtime__V1__ContainerStatusResponse__InfoEntry,
@@ -237,17 +236,6 @@ CRI_UNARY(cri_container_status)
     return 0;
 }
 
-static bool labels_match(const Runtime__V1__ContainerConfig *cfg,
-                         Runtime__V1__ContainerFilter__LabelSelectorEntry **sel, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *v = crisp_map_get((void *const *)cfg->labels, cfg->n_labels, sel[i]->key);
-        if (!v || strcmp(v, sel[i]->value) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* Caller holds c->lock. */
 static bool filter_match(const struct crisp_ctr *c, const Runtime__V1__ContainerFilter *f)
 {
@@ -260,7 +248,8 @@ static bool filter_match(const struct crisp_ctr *c, const Runtime__V1__Container
         return false;
     if (f->state && state_of(c) != f->state->state)
         return false;
-    return labels_match(c->config, f->label_selector, f->n_label_selector);
+    return crisp_map_matches((void *const *)c->config->labels, c->config->n_labels,
+                             (void *const *)f->label_selector, f->n_label_selector);
 }
 
 static Runtime__V1__Container *list_item(struct crisp_arena *a, const struct crisp_ctr *c)
@@ -270,7 +259,7 @@ static Runtime__V1__Container *list_item(struct crisp_arena *a, const struct cri
         crisp_msg_new(a, Runtime__V1__Container, RUNTIME__V1__CONTAINER__INIT);
     item->id = crisp_arena_strdup(a, c->id);
     item->pod_sandbox_id = crisp_arena_strdup(a, c->pod_id);
-    item->metadata = metadata_copy(a, cfg->metadata);
+    item->metadata = cri_container_metadata(a, cfg->metadata);
     item->image = image_spec(a, c->image_ref);
     item->image_ref = crisp_arena_strdup(a, c->image_id);
     item->image_id = crisp_arena_strdup(a, c->image_id);
@@ -327,15 +316,27 @@ int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
     size_t n;
     Runtime__V1__Container **items =
         matching(crisp_call_app(call), crisp_call_arena(call), in->filter, &n);
-    for (size_t start = 0; start < n; start += STREAM_CHUNK) {
-        Runtime__V1__StreamContainersResponse chunk = RUNTIME__V1__STREAM_CONTAINERS_RESPONSE__INIT;
-        chunk.containers = items + start;
-        chunk.n_containers = n - start < STREAM_CHUNK ? n - start : STREAM_CHUNK;
-        int r = crisp_call_send(call, &chunk.base, err);
-        if (r < 0)
-            return r;
+    return crisp_send_chunked(call, &runtime__v1__stream_containers_response__descriptor, items, n,
+                              err);
+}
+
+Runtime__V1__ContainerStatus **cri_pod_container_statuses(struct crisp_runtime *rt,
+                                                          struct crisp_arena *a, const char *pod_id,
+                                                          size_t *n)
+{
+    struct crisp_ctr **ctrs;
+    crisp_ctr_store_list(&rt->ctrs, pod_id, &ctrs, n);
+    Runtime__V1__ContainerStatus **out =
+        crisp_arena_array(a, Runtime__V1__ContainerStatus *, *n + 1);
+    for (size_t i = 0; i < *n; i++) {
+        pthread_mutex_lock(&ctrs[i]->lock);
+        crisp_ctr_refresh_locked(ctrs[i]);
+        out[i] = cri_container_status_locked(a, ctrs[i]);
+        pthread_mutex_unlock(&ctrs[i]->lock);
+        crisp_ctr_put(&rt->ctrs, ctrs[i]);
     }
-    return 0;
+    free(ctrs);
+    return out;
 }
 
 /* The containers of a pod, stopped (StopPodSandbox) or removed (RemovePodSandbox). */

@@ -43,3 +43,22 @@ int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
 CRI_UNARY(cri_exec);
 CRI_UNARY(cri_attach);
 CRI_UNARY(cri_port_forward);
+/* stats_service.c */
+CRI_UNARY(cri_container_stats_rpc);
+CRI_UNARY(cri_list_container_stats);
+CRI_UNARY(cri_pod_sandbox_stats);
+CRI_UNARY(cri_list_pod_sandbox_stats);
+int cri_stream_container_stats(struct crisp_call *call, const ProtobufCMessage *req,
+                               struct crisp_err *err);
+int cri_stream_pod_sandbox_stats(struct crisp_call *call, const ProtobufCMessage *req,
+                                 struct crisp_err *err);
+/* events_service.c */
+int cri_get_container_events(struct crisp_call *call, const ProtobufCMessage *req,
+                             struct crisp_err *err);
+/* pod_metrics.c */
+CRI_UNARY(cri_list_metric_descriptors);
+CRI_UNARY(cri_list_pod_sandbox_metrics);
+int cri_stream_pod_sandbox_metrics(struct crisp_call *call, const ProtobufCMessage *req,
+                                   struct crisp_err *err);
+/* checkpoint.c */
+CRI_UNARY(cri_checkpoint_container);

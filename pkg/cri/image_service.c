@@ -12,6 +12,7 @@
 #include "image/manifest.h"
 #include "image/pull.h"
 #include "util/cleanup.h"
+#include "util/ids.h"
 #include "util/mem.h"
 
 #define STREAM_IMAGES_CHUNK 100
@@ -216,7 +217,9 @@ CRI_UNARY(cri_pull_image)
         }
     }
     _cleanup_free_ char *id = NULL;
+    int64_t started = crisp_now_ns();
     r = crisp_image_pull(&rt->images, rt->cfg, image, &creds, &id, err);
+    crisp_metrics_observe_pull(crisp_now_ns() - started, r == 0);
     if (r < 0)
         return r;
     Runtime__V1__PullImageResponse *out =

@@ -27,6 +27,18 @@ const char *crisp_map_get(void *const *entries, size_t n, const char *key)
     return NULL;
 }
 
+bool crisp_map_matches(void *const *labels, size_t n_labels, void *const *selector,
+                       size_t n_selector)
+{
+    for (size_t i = 0; i < n_selector; i++) {
+        const struct crisp_map_entry *want = selector[i];
+        const char *v = crisp_map_get(labels, n_labels, want->key ? want->key : "");
+        if (!v || strcmp(v, want->value ? want->value : "") != 0)
+            return false;
+    }
+    return true;
+}
+
 char **crisp_msg_copy_strings(struct crisp_arena *a, char *const *src, size_t n)
 {
     char **out = crisp_arena_array(a, char *, n ? n : 1);
@@ -41,4 +53,22 @@ void *crisp_msg_clone(struct crisp_arena *a, const ProtobufCMessage *m)
     uint8_t *buf = crisp_arena_alloc(a, len ? len : 1);
     protobuf_c_message_pack(m, buf);
     return protobuf_c_message_unpack(m->descriptor, &a->pb_allocator, len, buf);
+}
+
+int crisp_send_chunked(struct crisp_call *call, const ProtobufCMessageDescriptor *desc, void *items,
+                       size_t n, struct crisp_err *err)
+{
+    const ProtobufCFieldDescriptor *field = &desc->fields[0];
+    void **all = items;
+    char *msg = crisp_arena_alloc(crisp_call_arena(call), desc->sizeof_message);
+    protobuf_c_message_init(desc, msg);
+    for (size_t start = 0; start < n; start += CRISP_STREAM_CHUNK) {
+        *(size_t *)(msg + field->quantifier_offset) =
+            n - start < CRISP_STREAM_CHUNK ? n - start : CRISP_STREAM_CHUNK;
+        *(void ***)(msg + field->offset) = all + start;
+        int r = crisp_call_send(call, (const ProtobufCMessage *)msg, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }

@@ -9,12 +9,11 @@
 #include "cri/handlers.h"
 #include "cri/msg.h"
 #include "cri/runtime.h"
+#include "cri/status.h"
 #include "pod/pod.h"
 #include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
-
-#define STREAM_CHUNK 100
 
 static int require_id(const char *method, const char *id, struct crisp_err *err)
 {
@@ -77,8 +76,8 @@ CRI_UNARY(cri_remove_pod_sandbox)
     return 0;
 }
 
-static Runtime__V1__PodSandboxMetadata *copy_metadata(struct crisp_arena *a,
-                                                      const Runtime__V1__PodSandboxMetadata *m)
+Runtime__V1__PodSandboxMetadata *cri_pod_metadata(struct crisp_arena *a,
+                                                  const Runtime__V1__PodSandboxMetadata *m)
 {
     Runtime__V1__PodSandboxMetadata *out =
         crisp_msg_new(a, Runtime__V1__PodSandboxMetadata, RUNTIME__V1__POD_SANDBOX_METADATA__INIT);
@@ -134,14 +133,14 @@ network_status(struct crisp_arena *a, struct crisp_runtime *rt, const struct cri
     return ns;
 }
 
-static Runtime__V1__PodSandboxStatus *
-status_message(struct crisp_arena *a, struct crisp_runtime *rt, struct crisp_pod *pod)
+Runtime__V1__PodSandboxStatus *cri_pod_status(struct crisp_arena *a, struct crisp_runtime *rt,
+                                              struct crisp_pod *pod)
 {
     const Runtime__V1__PodSandboxConfig *cfg = pod->config;
     Runtime__V1__PodSandboxStatus *st =
         crisp_msg_new(a, Runtime__V1__PodSandboxStatus, RUNTIME__V1__POD_SANDBOX_STATUS__INIT);
     st->id = crisp_arena_strdup(a, pod->id);
-    st->metadata = copy_metadata(a, cfg->metadata);
+    st->metadata = cri_pod_metadata(a, cfg->metadata);
     st->state = pod_state(pod);
     st->created_at = pod->created_at;
     st->network = network_status(a, rt, pod);
@@ -196,8 +195,10 @@ CRI_UNARY(cri_pod_sandbox_status)
         return r;
     Runtime__V1__PodSandboxStatusResponse *out = crisp_msg_new(
         a, Runtime__V1__PodSandboxStatusResponse, RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT);
-    out->status = status_message(a, rt, pod);
+    out->status = cri_pod_status(a, rt, pod);
     out->timestamp = crisp_now_ns();
+    out->containers_statuses =
+        cri_pod_container_statuses(rt, a, pod->id, &out->n_containers_statuses);
     if (in->verbose) {
         _cleanup_free_ char *info = verbose_info(rt, pod);
         Runtime__V1__PodSandboxStatusResponse__InfoEntry *e =
@@ -214,17 +215,6 @@ CRI_UNARY(cri_pod_sandbox_status)
     return 0;
 }
 
-static bool labels_match(const Runtime__V1__PodSandboxConfig *cfg,
-                         Runtime__V1__PodSandboxFilter__LabelSelectorEntry **sel, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *v = crisp_map_get((void *const *)cfg->labels, cfg->n_labels, sel[i]->key);
-        if (!v || strcmp(v, sel[i]->value) != 0)
-            return false;
-    }
-    return true;
-}
-
 static bool filter_match(struct crisp_pod *pod, const Runtime__V1__PodSandboxFilter *f)
 {
     if (!f)
@@ -233,7 +223,8 @@ static bool filter_match(struct crisp_pod *pod, const Runtime__V1__PodSandboxFil
         return false;
     if (f->state && pod_state(pod) != f->state->state)
         return false;
-    return labels_match(pod->config, f->label_selector, f->n_label_selector);
+    return crisp_map_matches((void *const *)pod->config->labels, pod->config->n_labels,
+                             (void *const *)f->label_selector, f->n_label_selector);
 }
 
 static Runtime__V1__PodSandbox *list_item(struct crisp_arena *a, struct crisp_pod *pod)
@@ -242,7 +233,7 @@ static Runtime__V1__PodSandbox *list_item(struct crisp_arena *a, struct crisp_po
     Runtime__V1__PodSandbox *item =
         crisp_msg_new(a, Runtime__V1__PodSandbox, RUNTIME__V1__POD_SANDBOX__INIT);
     item->id = crisp_arena_strdup(a, pod->id);
-    item->metadata = copy_metadata(a, cfg->metadata);
+    item->metadata = cri_pod_metadata(a, cfg->metadata);
     item->state = pod_state(pod);
     item->created_at = pod->created_at;
     item->n_labels = cfg->n_labels;
@@ -295,14 +286,6 @@ int cri_stream_pod_sandboxes(struct crisp_call *call, const ProtobufCMessage *re
     struct crisp_arena *a = crisp_call_arena(call);
     size_t n;
     Runtime__V1__PodSandbox **items = matching(crisp_call_app(call), a, in->filter, &n);
-    for (size_t start = 0; start < n; start += STREAM_CHUNK) {
-        Runtime__V1__StreamPodSandboxesResponse chunk =
-            RUNTIME__V1__STREAM_POD_SANDBOXES_RESPONSE__INIT;
-        chunk.pod_sandboxes = items + start;
-        chunk.n_pod_sandboxes = n - start < STREAM_CHUNK ? n - start : STREAM_CHUNK;
-        int r = crisp_call_send(call, &chunk.base, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return crisp_send_chunked(call, &runtime__v1__stream_pod_sandboxes_response__descriptor, items,
+                              n, err);
 }

@@ -92,12 +92,26 @@ int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,
         r = crisp_ctr_store_init(&rt->ctrs, cfg->state, cfg->root, err);
     if (r == 0)
         setup_containers(rt);
+    if (r == 0)
+        r = crisp_stats_start(&rt->stats, &rt->ctrs, rt->ctr_env.cgroups, err);
+    if (r == 0)
+        r = crisp_events_start(cri_build_event, rt, err);
+    if (r == 0)
+        r = crisp_exit_watch_start(&rt->exit_watch, &rt->ctrs, err);
+    if (r == 0)
+        r = cri_metrics_start(rt, err);
     crisp_registry_global_init();
     return r;
 }
 
 void crisp_runtime_free(struct crisp_runtime *rt)
 {
+    crisp_metrics_stop(rt->metrics);
+    if (rt->exit_watch.ctrs)
+        crisp_exit_watch_stop(&rt->exit_watch);
+    crisp_events_stop();
+    if (rt->stats.started)
+        crisp_stats_stop(&rt->stats);
     free(rt->pod_cidr);
     if (rt->images.index_path)
         crisp_image_store_free(&rt->images);

@@ -14,6 +14,10 @@
 #include "pod/pod.h"
 #include "runtime/cgroup.h"
 #include "server/server.h"
+#include "events/events.h"
+#include "events/exit_watch.h"
+#include "metrics/metrics.h"
+#include "stats/stats.h"
 #include "stream/server.h"
 
 struct crisp_runtime {
@@ -30,11 +34,21 @@ struct crisp_runtime {
     struct crisp_network net; /* CNI */
     bool have_net;
     struct crisp_stream_server *stream; /* set by main once the streaming server runs */
+    struct crisp_stats stats;             /* usage sampler (pkg/stats) */
+    struct crisp_exit_watch exit_watch;   /* notices containers exiting on their own */
+    struct crisp_metrics_server *metrics; /* NULL: metrics_address is "" */
 };
 
 /* Stops (or removes) every container of a pod; container_service.c. */
 int cri_pod_containers_down(struct crisp_runtime *rt, const char *pod_id, bool remove,
                             struct crisp_err *err);
+
+/* Counts calls and, when metrics_address is set, serves /metrics
+ * (metrics_gauges.c). */
+int cri_metrics_start(struct crisp_runtime *rt, struct crisp_err *err);
+
+/* The GetContainerEvents message of ev (events_service.c; ctx is the runtime). */
+uint8_t *cri_build_event(void *ctx, const struct crisp_event *ev, size_t *len);
 
 /* Creates the root and state directories and reloads persisted runtime state. */
 int crisp_runtime_init(struct crisp_runtime *rt, const struct crisp_config *cfg,

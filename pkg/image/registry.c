@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "image/registry_auth.h"
+#include "metrics/metrics.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -217,6 +218,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct exchange *ex = userdata;
     size_t len = size * nmemb;
+    crisp_metrics_add_pull_bytes(len);
     long status = 0;
     curl_easy_getinfo(ex->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {

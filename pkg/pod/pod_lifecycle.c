@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "events/events.h"
 #include "image/blobstore.h"
 #include "pod/pod.h"
 #include "pod/pod_files.h"
@@ -167,6 +168,8 @@ int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfi
         memcpy(id_out, pod->id, CRISP_ID_LEN + 1);
         log_info("pod", "%s: ready (%s/%s)", pod->id, config->metadata->namespace_,
                  config->metadata->name);
+        crisp_event_pod(CRISP_EVENT_CREATED, pod->id);
+        crisp_event_pod(CRISP_EVENT_STARTED, pod->id);
     }
     crisp_pod_put(ps, pod);
     return r;
@@ -186,6 +189,7 @@ int crisp_pod_stop(struct crisp_pod_store *ps, const char *id, struct crisp_err 
         pod->state = CRISP_POD_NOTREADY;
         r = crisp_pod_save_state(pod, err);
         log_info("pod", "%s: stopped", pod->id);
+        crisp_event_pod(CRISP_EVENT_STOPPED, pod->id);
     }
     pthread_mutex_unlock(&pod->lock);
     crisp_pod_put(ps, pod);
@@ -204,6 +208,7 @@ int crisp_pod_remove(struct crisp_pod_store *ps, const char *id, struct crisp_er
         unlist(ps, pod);
         destroy_files(ps, pod);
         log_info("pod", "%s: removed", pod->id);
+        crisp_event_pod(CRISP_EVENT_DELETED, pod->id);
     }
     crisp_pod_put(ps, pod);
     return r;

@@ -4,6 +4,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 #include "util/mem.h"
@@ -195,8 +196,23 @@ static ProtobufCMessage *decode_request(struct crisp_call *c, struct crisp_err *
     return msg;
 }
 
+static crisp_call_observer observer;
+
+void crisp_call_set_observer(crisp_call_observer fn)
+{
+    observer = fn;
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void crisp_call_run_handler(struct crisp_call *c)
 {
+    int64_t start = observer ? monotonic_ns() : 0;
     struct crisp_err err;
     crisp_err_clear(&err);
     ProtobufCMessage *resp = NULL;
@@ -213,16 +229,23 @@ void crisp_call_run_handler(struct crisp_call *c)
             crisp_errorf(&err, GRPC_STATUS_INTERNAL, -r, "%s failed without a message",
                          c->route->method->name);
     }
+    if (observer)
+        observer(c->route->index, c->route->method->name, err.code, monotonic_ns() - start);
     finish(c, resp, &err);
 }
 
-int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
+static int client_gone(struct crisp_call *call, struct crisp_err *err)
 {
-    if (crisp_call_cancelled(call))
-        goto gone;
+    return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
+                        "%s: the client went away while the stream was sent",
+                        crisp_call_method(call));
+}
+
+/* Sends bb as the next stream message and waits for the send to complete. */
+static int send_buffer(struct crisp_call *call, grpc_byte_buffer *bb, struct crisp_err *err)
+{
     grpc_op ops[2];
     size_t n = add_headers(call, ops);
-    grpc_byte_buffer *bb = pack_message(msg);
     ops[n] = (grpc_op){.op = GRPC_OP_SEND_MESSAGE};
     ops[n++].data.send_message.send_message = bb;
     pthread_mutex_lock(&call->lock);
@@ -235,12 +258,30 @@ int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct
     ok = ok && call->send_ok;
     pthread_mutex_unlock(&call->lock);
     grpc_byte_buffer_destroy(bb);
-    if (ok)
-        return 0;
-gone:
-    return crisp_errorf(err, GRPC_STATUS_CANCELLED, ECANCELED,
-                        "%s: the client went away while the stream was sent",
-                        crisp_call_method(call));
+    return ok ? 0 : client_gone(call, err);
+}
+
+int crisp_call_send(struct crisp_call *call, const ProtobufCMessage *msg, struct crisp_err *err)
+{
+    if (crisp_call_cancelled(call))
+        return client_gone(call, err);
+    return send_buffer(call, pack_message(msg), err);
+}
+
+int crisp_call_send_packed(struct crisp_call *call, const uint8_t *bytes, size_t len,
+                           struct crisp_err *err)
+{
+    if (crisp_call_cancelled(call))
+        return client_gone(call, err);
+    grpc_slice slice = grpc_slice_from_copied_buffer((const char *)bytes, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return send_buffer(call, bb, err);
+}
+
+void crisp_call_abort(struct crisp_call *call, grpc_status_code code, const char *message)
+{
+    grpc_call_cancel_with_status(call->call, code, message, NULL);
 }
 
 void crisp_call_send_completed(struct crisp_call *c, bool success)

@@ -58,6 +58,8 @@ int crisp_routes_build(struct crisp_routes *routes,
         }
     }
     qsort(routes->items, routes->len, sizeof(*routes->items), route_cmp);
+    for (size_t i = 0; i < routes->len; i++)
+        routes->items[i].index = i;
     int rc = check_handlers_used(routes, handlers, n_handlers, err);
     if (rc < 0)
         crisp_routes_free(routes);

@@ -9,6 +9,7 @@ struct crisp_route {
     char *path;                              /* "/runtime.v1.RuntimeService/Version" */
     const ProtobufCMethodDescriptor *method; /* request/response types */
     const struct crisp_handler *handler;     /* NULL: not implemented yet */
+    size_t index;                            /* position in the table (metrics slots) */
 };
 
 struct crisp_routes {

@@ -34,6 +34,10 @@ def test_version(client):
     assert v.runtime_version
 
 
+# Streams that last as long as the client wants: they end at its deadline.
+ENDLESS_STREAMS = {"GetContainerEvents"}
+
+
 def test_every_rpc_answers_or_is_unimplemented_within_1s(client):
     answered = unimplemented = 0
     for service, m in all_methods():
@@ -42,6 +46,9 @@ def test_every_rpc_answers_or_is_unimplemented_within_1s(client):
             client.call(m.name, service=service, timeout=1)
             answered += 1
         except grpc.RpcError as e:
+            if m.name in ENDLESS_STREAMS and e.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                answered += 1
+                continue
             assert e.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGUMENT), \
                 f"{m.name}: {e.code()} {e.details()}"
             if e.code() == grpc.StatusCode.UNIMPLEMENTED:
@@ -54,7 +61,7 @@ def test_every_rpc_answers_or_is_unimplemented_within_1s(client):
 
 def test_server_streaming_methods_end_with_a_status(client):
     for service, m in all_methods():
-        if not m.server_streaming:
+        if not m.server_streaming or m.name in ENDLESS_STREAMS:
             continue
         try:
             client.call(m.name, service=service, timeout=1)

@@ -184,7 +184,9 @@ static void fake_v2_files(struct fixture *f, const char *dir)
         put(dir, "memory.swap.max", "max\n");
         put(dir, "memory.current", "1000000\n");
         put(dir, "memory.events", "low 0\nhigh 0\nmax 4\noom 3\noom_kill 3\noom_group_kill 0\n");
-        put(dir, "memory.stat", "anon 600000\nfile 400000\ninactive_file 300000\n");
+        put(dir, "memory.stat",
+            "anon 600000\nfile 400000\ninactive_file 300000\npgfault 4242\npgmajfault 7\n");
+        put(dir, "memory.swap.current", "8192\n");
     }
     if (has_word(ctl, "pids")) {
         put(dir, "pids.max", "max\n");
@@ -220,7 +222,8 @@ static void fake_v1_files(struct fixture *f, const char *dir, unsigned c)
         put(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
         put(dir, "memory.stat",
             "cache 100\nrss 200\ntotal_cache 3000000\ntotal_rss 1500000\n"
-            "total_inactive_file 1000000\n");
+            "total_inactive_file 1000000\ntotal_pgfault 999\ntotal_pgmajfault 9\n");
+        put(dir, "memory.memsw.usage_in_bytes", "5004096\n");
     }
     if (c & CRISP_CGROUP_BIT(CRISP_CGROUP_PIDS)) {
         put(dir, "pids.max", "max\n");
@@ -683,7 +686,21 @@ static void test_v2_oom_kills_and_stats(void **state)
     assert_int_equal(st.memory_usage, 1000000);
     assert_int_equal(st.memory_working_set, 700000);
     assert_int_equal(st.memory_rss, 600000);
+    assert_int_equal(st.memory_pgfault, 4242);
+    assert_int_equal(st.memory_pgmajfault, 7);
+    assert_true(st.memory_limit == UINT64_MAX); /* "max" */
+    assert_true(st.has_swap);
+    assert_int_equal(st.swap_usage, 8192);
+    assert_true(st.swap_limit == UINT64_MAX);
     assert_int_equal(st.pids_current, 7);
+    /* A limit, and a kernel without swap accounting. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/%s", f->dir, REL);
+    put(dir, "memory.max", "2000000\n");
+    assert_int_equal(unlink(strcat(dir, "/memory.swap.current")), 0);
+    assert_int_equal(crisp_cgroup_stats(f->cg, &st, &f->err), 0);
+    assert_int_equal(st.memory_limit, 2000000);
+    assert_false(st.has_swap);
 }
 
 /* ---- v1 ---- */
@@ -923,6 +940,10 @@ static void test_v1_oom_kills_and_stats(void **state)
     assert_int_equal(st.memory_usage, 5000000);
     assert_int_equal(st.memory_working_set, 4000000);
     assert_int_equal(st.memory_rss, 1500000);
+    assert_int_equal(st.memory_pgfault, 999);
+    assert_int_equal(st.memory_pgmajfault, 9);
+    assert_true(st.has_swap); /* memsw minus memory */
+    assert_int_equal(st.swap_usage, 4096);
     assert_int_equal(st.pids_current, 3);
     /* Kernels before 4.13 do not count. */
     put(path_of(f, "memory", REL), "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");

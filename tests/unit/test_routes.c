@@ -76,11 +76,12 @@ static void test_version_has_handler(void **state)
     assert_non_null(r->handler->unary);
 }
 
-static void test_checkpoint_found_without_handler(void **state)
+static void test_method_found_without_handler(void **state)
 {
-    const struct crisp_route *r = find(*state, "/runtime.v1.RuntimeService/CheckpointContainer");
+    const struct crisp_route *r =
+        find(*state, "/runtime.v1.RuntimeService/UpdatePodSandboxResources");
     assert_non_null(r);
-    assert_string_equal(r->method->name, "CheckpointContainer");
+    assert_string_equal(r->method->name, "UpdatePodSandboxResources");
     assert_null(r->handler);
 }
 
@@ -212,7 +213,7 @@ int main(void)
         cmocka_unit_test(test_cri_services_are_runtime_and_image),
         T(test_route_count_is_35_plus_6),
         T(test_version_has_handler),
-        T(test_checkpoint_found_without_handler),
+        T(test_method_found_without_handler),
         T(test_unknown_method_not_found),
         T(test_empty_path_not_found),
         T(test_prefix_of_path_not_found),
