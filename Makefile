@@ -8,7 +8,7 @@ VERSION   := $(shell cat VERSION)$(shell git rev-parse --short HEAD >/dev/null 2
 PYTHON    ?= /usr/bin/python3
 
 CC        ?= cc
-PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto libcap libseccomp
+PKGS      := grpc libprotobuf-c jansson libsystemd libcurl libarchive libcrypto libcap libseccomp zlib
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Ulinux -Wall -Wextra -Werror -Wshadow -Wformat=2 -fno-strict-aliasing \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread -ffunction-sections -fdata-sections \

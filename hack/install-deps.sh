@@ -10,11 +10,11 @@ build_pkgs=(
   build-essential pkg-config
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libjansson-dev libsystemd-dev libcap-dev libseccomp-dev
-  libcurl4-openssl-dev libarchive-dev libssl-dev
+  libcurl4-openssl-dev libarchive-dev libssl-dev zlib1g-dev
 )
 test_pkgs=(
   libcmocka-dev
-  protobuf-compiler python3-protobuf python3-grpcio python3-pytest
+  protobuf-compiler python3-protobuf python3-grpcio python3-pytest python3-websocket
   clang-format
   docker-registry busybox-static zstd apache2-utils openssl iproute2
   systemd python3-yaml man-db shellcheck python3-prometheus-client

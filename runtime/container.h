@@ -27,6 +27,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -109,6 +110,8 @@ struct crisp_process {
      * controlling terminal (the process is a session leader: setsid + TIOCSCTTY); the master is
      * handed to the caller (crisp_container_take_pty, crisp_exec_result.pty_master). */
     bool tty;
+    /* The terminal's size from the start (TIOCSWINSZ on the new pty); 0x0 when not known. */
+    uint16_t tty_width, tty_height;
     /* Capabilities (runtime/capabilities.h: numbers, names, the default set, "ALL").
      * caps_set false: no change (uid 0 keeps every capability the caller has; other users get
      * none, as the kernel does on setuid). caps_set true: the bounding set becomes exactly caps

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -110,6 +111,12 @@ static int open_tty(const struct crisp_process *p, int sync_fd, int *slave, stru
     int r = crisp_rt_pty_open(p->uid, &master, slave, err);
     if (r < 0)
         return r;
+    struct winsize size = {.ws_col = p->tty_width, .ws_row = p->tty_height};
+    if ((size.ws_col || size.ws_row) && ioctl(master, TIOCSWINSZ, &size) < 0) {
+        r = crisp_syserrf(err, errno, "set the terminal size");
+        close(master);
+        return r;
+    }
     r = crisp_rt_sync_send(sync_fd, CRISP_RT_MSG_PTY, 0, master);
     close(master);
     if (r < 0)

@@ -193,9 +193,15 @@ static int serve(const struct crisp_config *cfg)
         .n_handlers = crisp_cri_n_handlers,
         .app = &rt,
     };
+    if (crisp_stream_server_start(cfg, &rt.ctr_env, &rt.stream, &err) < 0) {
+        log_error("crispd", "%s", err.msg);
+        crisp_runtime_free(&rt);
+        return EXIT_FAILURE;
+    }
     struct crisp_server *srv = NULL;
     if (crisp_server_start(&opts, &srv, &err) < 0) {
         log_error("crispd", "%s", err.msg);
+        crisp_stream_server_stop(rt.stream);
         crisp_runtime_free(&rt);
         return EXIT_FAILURE;
     }
@@ -207,6 +213,7 @@ static int serve(const struct crisp_config *cfg)
     sd_notify(0, "STOPPING=1");
     crisp_events_stop(); /* event streams end now instead of holding the shutdown */
     crisp_server_stop(srv);
+    crisp_stream_server_stop(rt.stream); /* after the gRPC calls that hand out its URLs */
     crisp_runtime_free(&rt);
     return EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #include "attach.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "monitor/attach.h"
@@ -61,6 +62,27 @@ int crisp_ctr_attach(const struct crisp_ctr_env *env, const char *id, bool want_
     r = check_request(c, want_stdin, tty, err);
     if (r == 0)
         r = connect_running(c, want_stdin, fd, err);
+    crisp_ctr_put(env->ctrs, c);
+    return r;
+}
+
+int crisp_ctr_attach_check(const struct crisp_ctr_env *env, const char *id, bool want_stdin,
+                           bool tty, char full_id[CRISP_CTR_ID_LEN + 1], struct crisp_err *err)
+{
+    struct crisp_ctr *c;
+    int r = crisp_ctr_store_get(env->ctrs, id, &c, err);
+    if (r < 0)
+        return r;
+    r = check_request(c, want_stdin, tty, err);
+    if (r == 0) {
+        pthread_mutex_lock(&c->lock);
+        crisp_ctr_refresh_locked(c);
+        if (c->state != CRISP_CTR_RUNNING)
+            r = crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EPERM,
+                             "Attach: container %s is not running", c->id);
+        pthread_mutex_unlock(&c->lock);
+    }
+    memcpy(full_id, c->id, CRISP_CTR_ID_LEN + 1);
     crisp_ctr_put(env->ctrs, c);
     return r;
 }

@@ -13,3 +13,8 @@
    the client is already announced as one that sends stdin (what stdin_once counts). */
 int crisp_ctr_attach(const struct crisp_ctr_env *env, const char *id, bool want_stdin, bool tty,
                      int *fd, struct crisp_err *err);
+
+/* The checks of crisp_ctr_attach without connecting (the Attach call validates before it hands
+ * out a URL; connecting would count as a stdin client). *full_id: the container's id. */
+int crisp_ctr_attach_check(const struct crisp_ctr_env *env, const char *id, bool want_stdin,
+                           bool tty, char full_id[CRISP_CTR_ID_LEN + 1], struct crisp_err *err);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "monitor/spec.h"
+#include "container/exec_start.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
 
@@ -81,31 +81,10 @@ static int wait_exit_code(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The container's process settings, from the spec its monitor runs. */
-static int load_process(const struct crisp_ctr *c, struct crisp_monitor_spec *spec,
-                        struct crisp_err *err)
-{
-    _cleanup_free_ char *path = crisp_xasprintf("%s/spec.json", c->dir);
-    return crisp_monitor_spec_read(path, spec, err);
-}
-
-static int running_pid(const struct crisp_ctr_env *env, const char *id, pid_t *pid,
-                       struct crisp_monitor_spec *spec, struct crisp_err *err)
-{
-    struct crisp_ctr *c;
-    int r = crisp_ctr_get_running(env->ctrs, id, "ExecSync", &c, err);
-    if (r < 0)
-        return r;
-    *pid = c->pid;
-    r = load_process(c, spec, err);
-    crisp_ctr_unlock_put(env->ctrs, c);
-    return r;
-}
-
 /* An exec that could not start reads like a shell's: 127 not found, 126 else. */
-static void exec_failed(struct crisp_exec_output *out, int errnum, const struct crisp_err *e)
+static void exec_failed(struct crisp_exec_output *out, int r, const struct crisp_err *e)
 {
-    out->exit_code = errnum == ENOENT ? 127 : 126;
+    out->exit_code = crisp_exec_failed_code(r);
     out->err = crisp_xasprintf("%s\n", e->msg);
     out->err_len = strlen(out->err);
 }
@@ -114,45 +93,24 @@ int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *c
                         int64_t timeout, struct crisp_exec_output *out, struct crisp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    struct crisp_monitor_spec spec;
-    pid_t ctr_pid;
-    int r = running_pid(env, id, &ctr_pid, &spec, err);
-    if (r < 0)
-        return r;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    int r = 0;
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
         r = crisp_syserrf(err, errno, "ExecSync: pipe");
         goto done;
     }
-    struct crisp_exec_spec es = {.process = {.argv = argv,
-                                             .env = spec.env,
-                                             .cwd = spec.cwd,
-                                             .uid = spec.uid,
-                                             .gid = spec.gid,
-                                             .groups = spec.groups,
-                                             .n_groups = spec.n_groups,
-                                             .stdin_fd = -1,
-                                             .stdout_fd = outp[1],
-                                             .stderr_fd = errp[1],
-                                             .caps = spec.caps,
-                                             .n_caps = spec.n_caps,
-                                             .caps_set = spec.caps_set,
-                                             .no_new_privs = spec.no_new_privs,
-                                             .seccomp = spec.seccomp_set ? &spec.seccomp : NULL},
-                                 .cgroup_procs_files = (const char *const *)spec.cgroup_procs_files,
-                                 .n_cgroup_procs_files = spec.n_cgroup_procs_files};
+    const struct crisp_exec_stdio stdio = {
+        .stdin_fd = -1, .stdout_fd = outp[1], .stderr_fd = errp[1]};
     struct crisp_exec_result res;
-    struct crisp_err exec_err;
-    r = crisp_container_exec(ctr_pid, &es, &res, &exec_err);
+    bool not_runnable;
+    r = crisp_ctr_exec_start(env, id, "ExecSync", argv, &stdio, &res, &not_runnable, err);
     close(outp[1]);
     close(errp[1]);
     outp[1] = errp[1] = -1; /* the command holds its copies: EOF when it is done */
     if (r < 0) {
-        if (exec_err.code == GRPC_STATUS_FAILED_PRECONDITION) { /* the command, not the call */
-            exec_failed(out, -r, &exec_err);
+        if (not_runnable) { /* the command, not the call */
+            exec_failed(out, r, err);
             r = 0;
-        } else {
-            *err = exec_err;
         }
         goto done;
     }
@@ -174,7 +132,6 @@ done:
         if (errp[i] >= 0)
             close(errp[i]);
     }
-    crisp_monitor_spec_free(&spec);
     if (r < 0)
         crisp_exec_output_free(out);
     return r;

@@ -42,6 +42,10 @@ CRI_UNARY(cri_update_container_resources);
 CRI_UNARY(cri_update_pod_sandbox_resources);
 int cri_stream_containers(struct crisp_call *call, const ProtobufCMessage *req,
                           struct crisp_err *err);
+/* stream_service.c */
+CRI_UNARY(cri_exec);
+CRI_UNARY(cri_attach);
+CRI_UNARY(cri_port_forward);
 /* stats_service.c */
 CRI_UNARY(cri_container_stats_rpc);
 CRI_UNARY(cri_list_container_stats);
