@@ -69,6 +69,21 @@ def iptables_lines():
             if line and line[0] in ":-"]
 
 
+def cni_chain(net_name, pod_id, prefix=""):
+    """The per-pod chain name the plugins derive (libcni's FormatChainNameWithPrefix)."""
+    import hashlib
+    return ("CNI-" + prefix + hashlib.sha512((net_name + pod_id).encode()).hexdigest())[:28]
+
+
+def own_iptables_lines(net_name, pod_ids):
+    """The rules and chains of this run's network (other runs may add their own
+    meanwhile): rules naming it, and the per-pod chains of the given pods."""
+    chains = {cni_chain(net_name, p, pre) for p in pod_ids for pre in ("", "DN-")}
+    return [line for line in iptables_lines()
+            if f'name: \\"{net_name}\\"' in line or f'"{net_name}"' in line
+            or any(c in line for c in chains)]
+
+
 PORTMAP_BASE = ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ")
 
 
@@ -449,9 +464,9 @@ def test_dns_config_and_hostname_reach_the_container(net, registry):
     assert f"{pod_ip(net.client, pid)}\tdns-host" in hosts
 
 
-def leak_counts(n):
+def leak_counts(n, pod_ids=()):
     return {"netns": len(n.netns_mounts()), "veths": len(n.veths()),
-            "ips": len(n.allocations()), "iptables": len(iptables_lines()),
+            "ips": len(n.allocations()), "iptables": len(own_iptables_lines(n.name, pod_ids)),
             "records": len(n.records()), "pods": len(list((n.d.state / "pods").iterdir()))}
 
 
@@ -490,17 +505,17 @@ def test_twenty_pods_leave_no_leak(net):
         api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT)])
     net.client.call("RemovePodSandbox", pod_sandbox_id=run_pod(net.client, warm))
     before = leak_counts(net)
-    rules_before = set(iptables_lines())
     pods = [run_pod(net.client, pod_config(f"churn{i}", port_mappings=[
         api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT + 1 + i)]))
         for i in range(20)]
     ips = {pod_ip(net.client, p) for p in pods}
     assert len(ips) == 20 and len(net.allocations()) == 20 and len(net.veths()) == 20
+    assert len(own_iptables_lines(net.name, pods)) >= 20 * 3  # the check sees them
     for p in pods:
         net.client.call("StopPodSandbox", pod_sandbox_id=p, timeout=30)
         net.client.call("RemovePodSandbox", pod_sandbox_id=p, timeout=30)
-    assert sorted(set(iptables_lines()) - rules_before) == []
-    assert leak_counts(net) == before
+    assert own_iptables_lines(net.name, pods) == []
+    assert leak_counts(net, pods) == before
 
 
 def test_stop_succeeds_when_del_fails_and_remove_retries(crispd_factory, workdir):
