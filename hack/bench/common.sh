@@ -308,8 +308,9 @@ write_cni_configs() {
     [[ $BENCH_CNI == yes ]] || return 0
     local s
     for s in "${CNI_SUBNETS[@]}"; do
-        [[ -z $(ip route show to match "$s" | grep -v '^default') ]] ||
+        if ip route show to match "$s" | grep -qv '^default'; then
             die "$s is already routed on this host; the bench's pod networks would clash"
+        fi
     done
     cni_conflist "$BENCH-crisp" "${CNI_BRIDGES[0]}" "${CNI_SUBNETS[0]}" \
         >"$CRISP_DIR/cni/conf/10-$BENCH.conflist"
