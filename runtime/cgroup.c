@@ -10,6 +10,16 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+/* The file a process joins the cgroup through by writing "0". In a v1
+ * hierarchy "tasks": the kernel moves just the writing thread (the joiners are
+ * single-threaded helpers, so their whole process) without the global
+ * threadgroup lock, whose write side waits for an RCU grace period (10-30 ms
+ * per container); a v2 cgroup can only take whole processes (cgroup.procs). */
+static const char *join_file(const struct crisp_cgroup_hierarchy *h)
+{
+    return h->unified ? "cgroup.procs" : "tasks";
+}
+
 static int cg_new(const struct crisp_cgroup_root *root, const char *parent, const char *name,
                   struct crisp_cgroup **out, struct crisp_err *err)
 {
@@ -28,7 +38,7 @@ static int cg_new(const struct crisp_cgroup_root *root, const char *parent, cons
         d->h = root->hier[i];
         d->h.mount = crisp_xstrdup(root->hier[i].mount);
         d->path = crisp_xasprintf("%s/%s", d->h.mount, cg->rel);
-        cg->procs[i] = crisp_xasprintf("%s/cgroup.procs", d->path);
+        cg->procs[i] = crisp_xasprintf("%s/%s", d->path, join_file(&d->h));
     }
     *out = cg;
     return 0;

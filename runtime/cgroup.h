@@ -195,8 +195,9 @@ int crisp_cgroup_apply(struct crisp_cgroup *cg, const struct crisp_cgroup_resour
 /* "<parent>/<name>" relative to a hierarchy root, without a leading '/'. */
 const char *crisp_cgroup_path(const struct crisp_cgroup *cg);
 
-/* The cgroup.procs files a new process must be written to (v1: one per
- * hierarchy; v2: one). *files is owned by cg. */
+/* The files a new single-threaded process joins the cgroup through by
+ * writing "0" (v1: "tasks", one per hierarchy; v2: one "cgroup.procs").
+ * *files is owned by cg. */
 size_t crisp_cgroup_procs_files(const struct crisp_cgroup *cg, const char ***files);
 
 /* Writes pid to every procs file. */

@@ -18,7 +18,7 @@ struct crisp_cgroup {
     char *rel; /* "kubepods/burstable/pod1/<id>" */
     struct crisp_cgroup_dir *dirs;
     size_t n_dirs;
-    const char **procs; /* dirs[i].path + "/cgroup.procs" */
+    const char **procs; /* dirs[i].path + "/cgroup.procs" (v2) or "/tasks" (v1) */
     struct crisp_cgroup_fake_hooks hooks;
 };
 

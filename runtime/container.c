@@ -73,9 +73,10 @@ static int validate(const struct crisp_container_spec *spec, struct crisp_err *e
     return crisp_rt_process_validate(&spec->process, err);
 }
 
-static int enter_for_create(const void *arg, unsigned long *clone_flags, struct crisp_err *err)
+static int enter_for_create(const void *arg, const char *born_in, unsigned long *clone_flags,
+                            struct crisp_err *err)
 {
-    return crisp_rt_enter_for_create(arg, clone_flags, err);
+    return crisp_rt_enter_for_create(arg, born_in, clone_flags, err);
 }
 
 int crisp_container_create(const struct crisp_container_spec *spec, struct crisp_container **out,
@@ -90,6 +91,8 @@ int crisp_container_create(const struct crisp_container_spec *spec, struct crisp
         .arg = spec,
         .until_ready = true,
         .keep_fds = {spec->process.stdin_fd, spec->process.stdout_fd, spec->process.stderr_fd},
+        .born_in =
+            crisp_rt_cgroup2_procs_file(spec->cgroup_procs_files, spec->n_cgroup_procs_files),
     };
     struct crisp_rt_child child;
     r = crisp_rt_spawn(&s, &child, err);

@@ -14,8 +14,10 @@ struct exec_arg {
     const struct crisp_exec_spec *spec;
 };
 
-static int exec_enter(const void *arg, unsigned long *clone_flags, struct crisp_err *err)
+static int exec_enter(const void *arg, const char *born_in, unsigned long *clone_flags,
+                      struct crisp_err *err)
 {
+    (void)born_in; /* crispd is multi-threaded: never born_in */
     const struct exec_arg *a = arg;
     *clone_flags = 0; /* every namespace is joined, none created */
     return crisp_rt_enter_container(a->container_pid, a->spec->cgroup_procs_files,

@@ -2,7 +2,10 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +17,18 @@
 
 #include "runtime/process.h"
 #include "runtime/sync.h"
+#include "util/cleanup.h"
+#include "util/mem.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args of clone3(2) up to its cgroup member (CLONE_ARGS_SIZE_VER2). */
+struct clone3_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
 
 #define CHILD_STACK_SIZE (8u << 20) /* only the pages it touches are allocated */
 
@@ -100,8 +115,8 @@ static void helper_fail(int sync_fd, int r, struct crisp_err *err)
     _exit(1);
 }
 
-/* The helper: never returns. */
-static void helper_main(const struct crisp_rt_spawn *s, int sync_fd)
+/* The helper: never returns. born_in: the cgroup.procs file whose cgroup it was created in. */
+static void helper_main(const struct crisp_rt_spawn *s, int sync_fd, const char *born_in)
 {
     struct crisp_err err = {0};
     /* Not dumpable: processes already in a joined pid ns cannot open /proc/<pid>/exe (the
@@ -113,7 +128,7 @@ static void helper_main(const struct crisp_rt_spawn *s, int sync_fd)
     if (r < 0)
         helper_fail(sync_fd, r, &err);
     unsigned long flags = 0;
-    r = s->enter(s->arg, &flags, &err);
+    r = s->enter(s->arg, born_in, &flags, &err);
     if (r < 0)
         helper_fail(sync_fd, r, &err);
     long pid = SHARED_CHILD_OK && s->share_memory && !s->until_ready
@@ -190,6 +205,35 @@ static int outcome(const struct crisp_rt_spawn *s, struct collect *c, int helper
     return 0;
 }
 
+/* A fork whose child starts in the cgroup of s->born_in; -1 with errno when the kernel refuses. */
+static pid_t fork_into_cgroup(const struct crisp_rt_spawn *s)
+{
+    _cleanup_free_ char *dir = crisp_xstrdup(s->born_in);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    _cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct clone3_args args = {
+        .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
+    return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* Forks the helper, in s->born_in's cgroup when asked and possible (*born_in then set). */
+static pid_t fork_helper(const struct crisp_rt_spawn *s, const char **born_in)
+{
+    *born_in = NULL;
+    if (s->born_in) {
+        pid_t pid = fork_into_cgroup(s);
+        if (pid >= 0) {
+            *born_in = s->born_in;
+            return pid;
+        }
+    }
+    return fork();
+}
+
 int crisp_rt_spawn(const struct crisp_rt_spawn *s, struct crisp_rt_child *out,
                    struct crisp_err *err)
 {
@@ -197,7 +241,8 @@ int crisp_rt_spawn(const struct crisp_rt_spawn *s, struct crisp_rt_child *out,
     int r = crisp_rt_sync_pair(fds, err);
     if (r < 0)
         return r;
-    pid_t helper = fork();
+    const char *born_in;
+    pid_t helper = fork_helper(s, &born_in);
     if (helper < 0) {
         r = crisp_syserrf(err, errno, "fork");
         close(fds[0]);
@@ -206,7 +251,7 @@ int crisp_rt_spawn(const struct crisp_rt_spawn *s, struct crisp_rt_child *out,
     }
     if (helper == 0) {
         close(fds[0]);
-        helper_main(s, fds[1]);
+        helper_main(s, fds[1], born_in);
     }
     close(fds[1]);
     struct collect c = {.pid = -1, .pty = -1};

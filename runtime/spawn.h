@@ -21,9 +21,11 @@
 #include "util/err.h"
 
 struct crisp_rt_spawn {
-    /* In the helper, before the clone: join what must be joined; set *clone_flags to the
-     * CLONE_NEW* flags of the namespaces to create. */
-    int (*enter)(const void *arg, unsigned long *clone_flags, struct crisp_err *err);
+    /* In the helper, before the clone: join what must be joined (but born_in when not NULL:
+     * the helper was created in that cgroup already); set *clone_flags to the CLONE_NEW* flags
+     * of the namespaces to create. */
+    int (*enter)(const void *arg, const char *born_in, unsigned long *clone_flags,
+                 struct crisp_err *err);
     /* In the child: returns only on failure. sync_fd is the child's end of the channel. */
     int (*run)(int sync_fd, const void *arg, struct crisp_err *err);
     const void *arg;
@@ -38,6 +40,12 @@ struct crisp_rt_spawn {
      * >= 3 first thing, so the child never holds the caller's fds (nor another spawn's channel,
      * which would delay that one's EOF). */
     int keep_fds[3];
+    /* NULL, or the cgroup.procs file of a cgroup2 directory the helper is to be created in
+     * (clone3 CLONE_INTO_CGROUP) instead of writing itself into it: a write to cgroup.procs
+     * takes the kernel's global threadgroup lock, whose write side waits for an RCU grace
+     * period (10-30 ms). Falls back to a plain fork when the kernel refuses (before 5.7).
+     * Only for a single-threaded caller (the monitor): a raw clone3 runs no fork handlers. */
+    const char *born_in;
 };
 
 struct crisp_rt_child {

@@ -13,6 +13,12 @@
 #   LOG_DIR          copy the daemons' and registry's logs there on exit ("": no)
 #   CRISP_LOG_LEVEL  crispd's --log-level
 #   PROFILE, GOAL    for want_profile
+#   BENCH_CNI        yes: both runtimes get a real CNI pod network, each its
+#                    own bridge (cpb<suffix>c / cpb<suffix>k, no gateway, no
+#                    masquerade, no iptables) with host-local addresses from
+#                    10.213.1.0/24 / 10.213.2.0/24 kept in the temp dir, the
+#                    same conflist otherwise and the same plugins (Debian's,
+#                    /usr/lib/cni); the bridges are deleted on exit
 # and may set LISTEN_PID (a background helper stopped first on exit).
 # After sourcing: bench_start brings up the registry and both runtimes
 # (REG_HOST, IMAGE, PAUSE, CRISP_PID, CTD_PID, CRISP_VER, CTD_VER, RUNC_VER set).
@@ -28,6 +34,8 @@ PY=${PYTHON:-/usr/bin/python3}
 CRI="$REPO/hack/bench/pull/cri.py"
 POD="$REPO/hack/bench/pod/podbench.py" # also the registry and cleanup helper
 LISTEN_PID=${LISTEN_PID:-}
+BENCH_CNI=${BENCH_CNI:-no}
+CNI_BIN=/usr/lib/cni
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "$0: must run as root (containerd and crispd need it)" >&2
@@ -62,6 +70,8 @@ CTD_RUN=$RUNFS/containerd-run
 RUNC_ROOT=$RUNFS/runc
 mkdir -p "$CRISP_DIR" "$CTD_DIR" "$RUNFS" "$TMP/reg" "$TMP/pb" "$TMP/logs" "$TMP/bin"
 CRISPD=$TMP/bin/crispd
+CNI_BRIDGES=("cpb${TMP##*.}c" "cpb${TMP##*.}k")
+CNI_SUBNETS=(10.213.1.0/24 10.213.2.0/24)
 
 
 HOST_PATHS=(/etc/containerd /var/lib/containerd /run/containerd /run/runc /opt/containerd)
@@ -193,6 +203,18 @@ remove_cgroups() {
     return 0
 }
 
+# The bench's CNI bridges (the bridge plugin leaves them after DEL).
+remove_bridges() {
+    local b
+    [[ $BENCH_CNI == yes ]] || return 0
+    for b in "${CNI_BRIDGES[@]}"; do
+        if ip link show "$b" >/dev/null 2>&1; then
+            ip link del "$b" || log "could not delete bridge $b"
+        fi
+    done
+    return 0
+}
+
 cleanup() {
     local rc=$?
     set +e
@@ -206,6 +228,7 @@ cleanup() {
     kill_leftovers
     unmount_leftovers
     remove_cgroups
+    remove_bridges
     if [[ -n $LOG_DIR ]]; then
         mkdir -p "$LOG_DIR" && cp -f "$CRISP_LOG" "$CTD_LOG" "$REG_LOG" "$LOG_DIR"/ 2>/dev/null
         [[ -f $RESULTS ]] && cp -f "$RESULTS" "$LOG_DIR"/
@@ -255,10 +278,53 @@ print(d["host"], d["busybox"], d["pause"])' "$TMP/reg.json")
 
 # -- daemons ------------------------------------------------------------------
 
+# cni_conflist NAME BRIDGE SUBNET: the pod network of one runtime.
+cni_conflist() {
+    cat <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$1",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$2",
+      "isGateway": false,
+      "ipMasq": false,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "$3" }]],
+        "dataDir": "$TMP/cni-ipam"
+      }
+    }
+  ]
+}
+EOF
+}
+
+# Both runtimes' CNI configuration dirs (left empty without BENCH_CNI:
+# host-network pods only).
+write_cni_configs() {
+    mkdir -p "$CRISP_DIR/cni/conf" "$CTD_DIR/cni/conf" "$TMP/cni-ipam"
+    [[ $BENCH_CNI == yes ]] || return 0
+    local s
+    for s in "${CNI_SUBNETS[@]}"; do
+        if ip route show to match "$s" | grep -qv '^default'; then
+            die "$s is already routed on this host; the bench's pod networks would clash"
+        fi
+    done
+    cni_conflist "$BENCH-crisp" "${CNI_BRIDGES[0]}" "${CNI_SUBNETS[0]}" \
+        >"$CRISP_DIR/cni/conf/10-$BENCH.conflist"
+    cni_conflist "$BENCH-containerd" "${CNI_BRIDGES[1]}" "${CNI_SUBNETS[1]}" \
+        >"$CTD_DIR/cni/conf/10-$BENCH.conflist"
+}
+
 write_configs() {
+    write_cni_configs
     cat >"$CRISP_DIR/crisp.json" <<EOF
 {
   "cgroup_driver": "cgroupfs",
+  "cni_conf_dir": "$CRISP_DIR/cni/conf",
+  "cni_bin_dirs": ["$CNI_BIN"],
   "registries": {
     "$REG_HOST": { "mirrors": ["http://$REG_HOST"], "upstream": false }
   }
@@ -270,7 +336,7 @@ EOF
     # monitor and tracing.  restrict_oom_score_adj: the sandbox asks for
     # -998 and this host grants no CAP_SYS_RESOURCE (crisp's equivalent is
     # oom_score_adj_clamp; no oom_score_adj is negative here for crisp).
-    mkdir -p "$CTD_DIR/cni/bin" "$CTD_DIR/cni/conf" "$CTD_DIR/certs.d/$REG_HOST"
+    mkdir -p "$CTD_DIR/certs.d/$REG_HOST"
     cat >"$CTD_DIR/config.toml" <<EOF
 version = 2
 root = "$CTD_DIR/root"
@@ -314,7 +380,7 @@ disabled_plugins = [
         Root = "$RUNC_ROOT"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CTD_DIR/cni/bin"
+    bin_dir = "$CNI_BIN"
     conf_dir = "$CTD_DIR/cni/conf"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$CTD_DIR/certs.d"

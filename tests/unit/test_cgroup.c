@@ -742,7 +742,7 @@ static void test_v1_create_every_hierarchy(void **state)
     assert_int_equal(crisp_cgroup_procs_files(f->cg, &files), 8);
     for (size_t i = 0; i < 8; i++) {
         char want[PATH_MAX];
-        snprintf(want, sizeof(want), "%s/%s/%s/cgroup.procs", f->dir, names[i], REL);
+        snprintf(want, sizeof(want), "%s/%s/%s/tasks", f->dir, names[i], REL);
         assert_string_equal(files[i], want);
     }
     /* cpuset: every new level copies its parent's cpus and mems. */

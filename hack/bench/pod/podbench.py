@@ -78,13 +78,13 @@ class Runtime:
 
     def ns(self):
         pb = self.pb
-        return pb.NamespaceOption(network=pb.NODE, pid=pb.CONTAINER,
+        return pb.NamespaceOption(network=pb.POD, pid=pb.CONTAINER,
                                   ipc=pb.POD)
 
     def pod_config(self, name):
-        """A host-network pod, as the kubelet sends it (no hostname: runc
-        refuses one without a UTS namespace), with its log dir created
-        beforehand as the kubelet does."""
+        """A pod on the CNI network run.sh configured for each runtime, as
+        the kubelet sends it, with its log dir created beforehand as the
+        kubelet does."""
         pb = self.pb
         self.seq += 1
         uid = str(uuid.uuid4())
@@ -93,6 +93,7 @@ class Runtime:
         return pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=name, namespace="podbench",
                                            uid=uid, attempt=0),
+            hostname=name,
             log_directory=logdir,
             labels={"podbench": "1"},
             linux=pb.LinuxPodSandboxConfig(

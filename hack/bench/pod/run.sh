@@ -22,9 +22,11 @@
 #      and the sum over crisp-monitor / containerd-shim-runc-v2 processes,
 #      median of 5 samples taken 1 s apart after 3 s of settling.
 # PODBENCH_WARMUP (3) runs of 1. and 2. per runtime come first and are
-# reported but not counted.  Pods use the host network (NamespaceOption
-# network NODE, pid CONTAINER, ipc POD) for both runtimes, so containerd needs
-# no CNI plugin; containerd's sandbox image is the busybox layer with
+# reported but not counted.  Pods have their own network namespace
+# (NamespaceOption network POD, pid CONTAINER, ipc POD) on a CNI network, the
+# same for both runtimes (common.sh's BENCH_CNI: Debian's bridge + host-local
+# plugins, one bridge per runtime, no gateway, no masquerade, no iptables), so
+# RunPodSandbox includes the CNI ADD and teardown the DEL; containerd's sandbox image is the busybox layer with
 # Entrypoint ["sleep", "2147483647"], pushed as crisp-test/pause and pulled
 # (like the busybox image) by both runtimes before anything is timed.
 #
@@ -68,6 +70,7 @@ LOG_DIR=${PODBENCH_LOG_DIR:-}
 CRISP_LOG_LEVEL=${PODBENCH_CRISP_LOG_LEVEL:-warn}
 GOAL=0.2
 
+BENCH_CNI=yes
 BENCH=podbench # and LOG_DIR, CRISP_LOG_LEVEL: read by common.sh
 # shellcheck source=../common.sh
 source "$HERE/../common.sh" "$@"
@@ -128,7 +131,7 @@ main() {
     echo "- crisp: $CRISP_VER ($CRISPD_SRC, copied into the temp dir), log level $CRISP_LOG_LEVEL"
     echo "- containerd: $CTD_VER (CRI plugin, overlayfs, io.containerd.runc.v2 shim), runc $RUNC_VER, log level warn"
     echo "- image: $IMAGE (hack/testreg busybox) running \`sleep 3600\`; containerd sandbox image $PAUSE (same layer, \`sleep 2147483647\`)"
-    echo "- pods: host network (network NODE, pid CONTAINER, ipc POD), cgroup_parent $CG_PARENT (cgroupfs) for both"
+    echo "- pods: own network namespace on a CNI network (network POD, pid CONTAINER, ipc POD; bridge + host-local from $CNI_BIN, one bridge per runtime: ${CNI_BRIDGES[*]}, no gateway/masquerade), cgroup_parent $CG_PARENT (cgroupfs) for both"
     echo "- runs: $WARMUP warm-up + $RUNS timed per runtime, interleaved run by run (first runtime alternating); p99 = nearest rank (of 50: the largest)"
     echo "- memory: $MEM_CONTAINERS pods x 1 container per runtime, one runtime at a time; per-container overhead = sum over crisp-monitor (crisp) or containerd-shim-runc-v2 (containerd, one shim per pod) / $MEM_CONTAINERS"
     host_line
