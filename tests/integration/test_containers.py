@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 
 import grpc
@@ -118,6 +119,23 @@ def test_isolation_pid_namespace_and_hostname(registry, client, crispd, pod):
     assert out[0] == b"pid=1" and out[1] == b"p"
     assert int(out[2]) <= 3  # sh, ls, grep: no host processes
     assert out[3] == b"resolv"
+
+
+def test_pod_without_hostname_takes_the_nodes_even_with_a_long_name(registry, client, crispd):
+    """As containerd: no hostname in the config means the node's host name, never the pod's
+    name (critest's pod names are longer than the 64 bytes a host name may have)."""
+    image = registry.images["busybox"].ref
+    client.call("PullImage", image=api_pb2.ImageSpec(image=image), timeout=60)
+    cfg = pod_config(crispd.dir, name="PodSandbox-for-a-long-name-" + "x" * 64)
+    cfg.hostname = ""
+    pid = client.call("RunPodSandbox", config=cfg).pod_sandbox_id
+    try:
+        cid = create(client, (pid, cfg), ctr_config(image, name="h", command=["hostname"]))
+        client.call("StartContainer", container_id=cid)
+        wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+        assert [l[2] for l in log_lines(crispd.dir / "h.log")] == [socket.gethostname().encode()]
+    finally:
+        client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
 
 
 def test_stop_running_container_with_timeout(registry, client, crispd, pod):
