@@ -574,3 +574,25 @@ def test_bidirectional_mount_propagates_both_ways(registry, client, crispd, pod)
     finally:
         unmount_under(crispd.dir / "shared")
         subprocess.run(["umount", "-l", str(src)], check=False)
+
+
+@pytest.mark.parametrize("propagation", [api_pb2.PROPAGATION_BIDIRECTIONAL,
+                                         api_pb2.PROPAGATION_HOST_TO_CONTAINER])
+def test_propagation_from_a_private_host_mount_is_refused(registry, client, crispd, pod,
+                                                          propagation):
+    """As containerd: nothing can propagate from a private mount, so asking for it fails
+    CreateContainer with the mount named instead of silently not propagating."""
+    src = crispd.dir / "private-src"
+    src.mkdir()
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(src)], check=True)
+        mounts = [api_pb2.Mount(container_path="/vol", host_path=str(src / "."),
+                                propagation=propagation)]
+        with pytest.raises(grpc.RpcError) as e:
+            create(client, pod, ctr_config(registry.images["busybox"].ref, name="priv",
+                                           command=["true"], mounts=mounts))
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f'is mounted on "{src}", which is not a shared' in e.value.details()
+    finally:
+        subprocess.run(["umount", "-l", str(src)], check=False)
