@@ -45,9 +45,10 @@ enum crisp_mount_propagation {
  * resolved inside the rootfs (symlinks cannot lead out of it) and created when missing, as a
  * directory when the source is one, else as an empty file. Bind mounts are recursive.
  * readonly remounts the top mount read-only (submounts keep their flags).
- * CRISP_PROP_RSHARED: "/" of the container is made rslave before anything is mounted so that
- * nothing ever propagates into the host; mount events therefore flow host -> container only
- * (Bidirectional propagation back to the host is not supported yet). */
+ * CRISP_PROP_RSHARED (Bidirectional): the mount stays a peer of the host's when the host path
+ * is on a shared mount, so mounts made under it inside the container appear on the host too;
+ * only "/" and the mount holding the rootfs are made private then (instead of "/" rslave), so
+ * nothing else mounted for the container reaches the host. */
 struct crisp_bind_mount {
     const char *source;
     const char *destination;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 
 #include "runtime/device_nodes.h"
 #include "runtime/devices.h"
+#include "runtime/mount_point.h"
 #include "runtime/mounts.h"
 #include "runtime/overlay.h"
 #include "runtime/resolve.h"
@@ -69,11 +71,19 @@ static int mount_sys(int rootfd, bool writable, struct crisp_err *err)
 
 static int pivot(int rootfd, struct crisp_err *err)
 {
+    _cleanup_close_ int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (oldroot < 0)
+        return crisp_syserrf(err, errno, "open the old root");
     if (fchdir(rootfd) < 0)
         return crisp_syserrf(err, errno, "chdir into the rootfs");
     if (syscall(SYS_pivot_root, ".", ".") < 0)
         return crisp_syserrf(err, errno, "pivot_root");
-    /* The old root is stacked on "." now; "/" is rslave so this does not reach the host. */
+    /* The old root is stacked on the new one now. Made rslave from its own directory (a mount
+     * call on "." would change the new root below), its unmount cannot reach the host. */
+    if (fchdir(oldroot) < 0)
+        return crisp_syserrf(err, errno, "chdir into the old root");
+    if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return crisp_syserrf(err, errno, "make the old root rslave");
     if (umount2(".", MNT_DETACH) < 0)
         return crisp_syserrf(err, errno, "unmount the old root");
     if (chdir("/") < 0)
@@ -101,11 +111,42 @@ static int populate(const struct crisp_container_spec *spec, int rootfd, struct 
     return r;
 }
 
+static bool has_bidirectional_mount(const struct crisp_container_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        if (spec->mounts[i].propagation == CRISP_PROP_RSHARED)
+            return true;
+    return false;
+}
+
+/* Without a Bidirectional mount, everything becomes rslave: host mounts appear inside, nothing
+ * goes out. With one (as runc's rootfsPropagation rshared), the host's shared mounts stay peers of
+ * the host so a volume bound from one propagates both ways; "/" and the mount holding the
+ * rootfs (the parents pivot_root needs unshared) become private, so what crisp mounts on the
+ * rootfs stays inside. */
+static int prepare_propagation(const struct crisp_container_spec *spec, struct crisp_err *err)
+{
+    if (!has_bidirectional_mount(spec)) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+            return crisp_syserrf(err, errno, "make / rslave");
+        return 0;
+    }
+    if (mount(NULL, "/", NULL, MS_PRIVATE, NULL) < 0)
+        return crisp_syserrf(err, errno, "make / private");
+    char parent[PATH_MAX];
+    int r = crisp_rt_mount_point_of(spec->rootfs, parent, sizeof(parent), err);
+    if (r < 0)
+        return r;
+    if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+        return crisp_syserrf(err, errno, "make %s (holding the rootfs) private", parent);
+    return 0;
+}
+
 int crisp_rt_rootfs_setup(const struct crisp_container_spec *spec, struct crisp_err *err)
 {
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-        return crisp_syserrf(err, errno, "make / rslave");
-    int r = mount_root(spec, err);
+    int r = prepare_propagation(spec, err);
+    if (r == 0)
+        r = mount_root(spec, err);
     if (r < 0)
         return r;
     _cleanup_close_ int rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);

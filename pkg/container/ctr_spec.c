@@ -10,6 +10,7 @@
 
 #include "container/ctr_devices.h"
 #include "container/ctr_lsm.h"
+#include "container/ctr_propagation.h"
 #include "container/ctr_resources.h"
 #include "container/image_config.h"
 #include "container/user.h"
@@ -117,6 +118,11 @@ static int add_cri_mounts(const Runtime__V1__ContainerConfig *cfg, struct crisp_
             : m->propagation == RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_BIDIRECTIONAL
                 ? CRISP_PROP_RSHARED
                 : CRISP_PROP_PRIVATE;
+        if (prop != CRISP_PROP_PRIVATE &&
+            crisp_ctr_check_propagation(m->host_path, prop == CRISP_PROP_RSHARED, err) < 0) {
+            crisp_err_prefix(err, "CreateContainer: mounts[%zu]", i);
+            return -EINVAL;
+        }
         add_mount(s, m->host_path, m->container_path, m->readonly, prop);
     }
     return 0;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "events/events.h"
 #include "image/blobstore.h"
@@ -158,6 +160,23 @@ static void destroy_files(struct crisp_pod_store *ps, struct crisp_pod *pod)
     crisp_remove_tree(pod->dir);
 }
 
+/* The pod's host name: the kubelet's, else the node's as containerd does (the pod's name
+ * may be longer than a host name can be). */
+static int pod_hostname(const Runtime__V1__PodSandboxConfig *config, char **out,
+                        struct crisp_err *err)
+{
+    if (*config->hostname) {
+        *out = crisp_xstrdup(config->hostname);
+        return 0;
+    }
+    char node[HOST_NAME_MAX + 1];
+    if (gethostname(node, sizeof(node)) < 0)
+        return crisp_syserrf(err, errno, "gethostname");
+    node[HOST_NAME_MAX] = '\0';
+    *out = crisp_xstrdup(node);
+    return 0;
+}
+
 int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfig *config,
                   const char *runtime_handler, char id_out[CRISP_ID_LEN + 1], struct crisp_err *err)
 {
@@ -168,9 +187,10 @@ int crisp_pod_run(struct crisp_pod_store *ps, const Runtime__V1__PodSandboxConfi
     if (r < 0)
         return r;
     pod->runtime_handler = crisp_xstrdup(runtime_handler);
-    pod->hostname = crisp_xstrdup(*config->hostname ? config->hostname : config->metadata->name);
     pod->created_at = crisp_now_ns();
-    r = create(ps, pod, err);
+    r = pod_hostname(config, &pod->hostname, err);
+    if (r == 0)
+        r = create(ps, pod, err);
     if (r < 0) { /* undo, and free the name for a retry */
         destroy_files(ps, pod);
         unlist(ps, pod);

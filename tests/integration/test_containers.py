@@ -4,12 +4,14 @@ import json
 import os
 import re
 import signal
+import subprocess
+import socket
 import time
 
 import grpc
 import pytest
 
-from conftest import TEST_CGROUP_PARENT, api_pb2
+from conftest import TEST_CGROUP_PARENT, api_pb2, unmount_under
 
 LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (F|P) (.*)$")
 
@@ -118,6 +120,23 @@ def test_isolation_pid_namespace_and_hostname(registry, client, crispd, pod):
     assert out[0] == b"pid=1" and out[1] == b"p"
     assert int(out[2]) <= 3  # sh, ls, grep: no host processes
     assert out[3] == b"resolv"
+
+
+def test_pod_without_hostname_takes_the_nodes_even_with_a_long_name(registry, client, crispd):
+    """As containerd: no hostname in the config means the node's host name, never the pod's
+    name (critest's pod names are longer than the 64 bytes a host name may have)."""
+    image = registry.images["busybox"].ref
+    client.call("PullImage", image=api_pb2.ImageSpec(image=image), timeout=60)
+    cfg = pod_config(crispd.dir, name="PodSandbox-for-a-long-name-" + "x" * 64)
+    cfg.hostname = ""
+    pid = client.call("RunPodSandbox", config=cfg).pod_sandbox_id
+    try:
+        cid = create(client, (pid, cfg), ctr_config(image, name="h", command=["hostname"]))
+        client.call("StartContainer", container_id=cid)
+        wait_state(client, cid, api_pb2.CONTAINER_EXITED)
+        assert [l[2] for l in log_lines(crispd.dir / "h.log")] == [socket.gethostname().encode()]
+    finally:
+        client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
 
 
 def test_stop_running_container_with_timeout(registry, client, crispd, pod):
@@ -490,7 +509,8 @@ def test_seccomp_runtime_default_unconfined_and_localhost(registry, client, cris
     out = run_and_log(client, crispd, pod, image, "sd", [
         "sh", "-c", "grep Seccomp: /proc/self/status; unshare -n true 2>/dev/null; echo unshare=$?"],
         linux=security(seccomp=seccomp(api_pb2.SecurityProfile.RuntimeDefault)))
-    assert out[0] == b"Seccomp:\t2" and out[-1] == b"unshare=1"
+    # stdout and stderr are separate pipes: unshare's error may be logged after the echo
+    assert out[0] == b"Seccomp:\t2" and b"unshare=1" in out
     out = run_and_log(client, crispd, pod, image, "un", [
         "sh", "-c", "grep Seccomp: /proc/self/status; hostname x && echo set"],
         linux=security(capabilities=admin,
@@ -520,3 +540,59 @@ def test_bad_seccomp_profiles_fail_create(registry, client, crispd, pod, profile
                                                            ref))))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
     assert len(client.call("ListContainers").containers) == 0
+
+
+def test_bidirectional_mount_propagates_both_ways(registry, client, crispd, pod):
+    """PROPAGATION_BIDIRECTIONAL on a host path that is a shared mount (as the kubelet needs
+    it): a host mount under it appears in the container, and a mount the container makes under
+    it appears on the host (critest's rshared case); a private volume stays private."""
+    src, priv = crispd.dir / "shared", crispd.dir / "private"
+    for d in (src, priv):
+        d.mkdir()
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-rshared", str(src)], check=True)
+        mounts = [api_pb2.Mount(container_path="/vol", host_path=str(src),
+                                propagation=api_pb2.PROPAGATION_BIDIRECTIONAL),
+                  api_pb2.Mount(container_path="/priv", host_path=str(priv))]
+        cid = create(client, pod, ctr_config(
+            registry.images["busybox"].ref, name="bidi", command=["sleep", "1000"],
+            mounts=mounts, linux=security(privileged=True)))
+        client.call("StartContainer", container_id=cid)
+        (src / "from-host").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "crisp-h", str(src / "from-host")],
+                       check=True)
+        (src / "from-host" / "flag").write_text("h")
+        out = exec_sync(client, cid, ["sh", "-c", "cat /vol/from-host/flag; mkdir /vol/from-ctr && "
+                                      "mount -t tmpfs -o size=1m crisp-c /vol/from-ctr && "
+                                      "echo c > /vol/from-ctr/flag && mkdir /priv/m && "
+                                      "mount -t tmpfs -o size=1m crisp-p /priv/m && echo ok"])
+        assert out.stdout == b"hok\n", out.stderr
+        assert (src / "from-ctr" / "flag").read_text() == "c\n"
+        assert not os.path.ismount(priv / "m")
+        client.call("StopContainer", container_id=cid, timeout=0)
+    finally:
+        unmount_under(crispd.dir / "shared")
+        subprocess.run(["umount", "-l", str(src)], check=False)
+
+
+@pytest.mark.parametrize("propagation", [api_pb2.PROPAGATION_BIDIRECTIONAL,
+                                         api_pb2.PROPAGATION_HOST_TO_CONTAINER])
+def test_propagation_from_a_private_host_mount_is_refused(registry, client, crispd, pod,
+                                                          propagation):
+    """As containerd: nothing can propagate from a private mount, so asking for it fails
+    CreateContainer with the mount named instead of silently not propagating."""
+    src = crispd.dir / "private-src"
+    src.mkdir()
+    subprocess.run(["mount", "--bind", str(src), str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(src)], check=True)
+        mounts = [api_pb2.Mount(container_path="/vol", host_path=str(src / "."),
+                                propagation=propagation)]
+        with pytest.raises(grpc.RpcError) as e:
+            create(client, pod, ctr_config(registry.images["busybox"].ref, name="priv",
+                                           command=["true"], mounts=mounts))
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f'is mounted on "{src}", which is not a shared' in e.value.details()
+    finally:
+        subprocess.run(["umount", "-l", str(src)], check=False)
