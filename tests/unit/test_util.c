@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 
 #include "api.pb-c.h"
 #include "util/arena.h"
+#include "util/deadline.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -615,6 +617,55 @@ static void test_log_enabled_follows_level(void **state)
     crisp_log_set_level(CRISP_LOG_INFO);
 }
 
+/* ---- deadline ---- */
+
+static void test_poll_until_ready_fd(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() + 1000), 1);
+    /* ready counts even once the deadline has passed */
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() - 1), 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_poll_until_times_out_at_the_deadline(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int64_t start = crisp_monotonic_ms();
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, start + 100), -ETIMEDOUT);
+    int64_t took = crisp_monotonic_ms() - start;
+    assert_true(took >= 100 && took < 5000);
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, start), -ETIMEDOUT); /* already past */
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_poll_until_hangup_is_ready(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[1]); /* EOF: the caller's read sees it */
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() + 1000), 1);
+    close(p[0]);
+}
+
+static void test_ms_until_clamps(void **state)
+{
+    (void)state;
+    int64_t now = crisp_monotonic_ms();
+    assert_int_equal(crisp_ms_until(now - 5), 0);
+    assert_int_equal(crisp_ms_until(INT64_MAX), INT_MAX);
+    int left = crisp_ms_until(now + 10000);
+    assert_true(left > 9000 && left <= 10000);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
@@ -651,6 +702,10 @@ int main(void)
         cmocka_unit_test(test_log_level_parse_known_names),
         cmocka_unit_test(test_log_level_parse_refuses_others),
         cmocka_unit_test(test_log_enabled_follows_level),
+        cmocka_unit_test(test_poll_until_ready_fd),
+        cmocka_unit_test(test_poll_until_times_out_at_the_deadline),
+        cmocka_unit_test(test_poll_until_hangup_is_ready),
+        cmocka_unit_test(test_ms_until_clamps),
         T(test_read_over_small_max_size_fails),
         T(test_read_file_of_exactly_max_size_succeeds),
     };
