@@ -1,7 +1,7 @@
 /* Shared by the unit tests that run real containers from a busybox lowerdir
- * (test_runtime*.c) or build one (test_monitor.c): file helpers that fail the
- * test on error, the group's box with its lowerdir, and a per-test container
- * (dirs, spec, the pids it started) with launch-and-collect helpers.
+ * (test_runtime*.c) or build one (test_monitor.c): the group's box with its
+ * lowerdir, and a per-test container (dirs, spec, the pids it started) with
+ * launch-and-collect helpers.
  * Linked from build/tests/libsupport.a: a test program takes only what it uses. */
 #pragma once
 
@@ -9,20 +9,10 @@
 #include <sys/types.h>
 
 #include "runtime/container.h"
+#include "support_fs.h"
 
-#define SUP_OUTPUT_MAX 65536 /* what sup_read_all keeps */
-#define SUP_MAX_PIDS   8     /* containers one test may have running */
-#define SUP_MAX_LOWERS 101   /* the busybox lowerdir and up to 100 more */
-
-/* ---- files ---- */
-
-void sup_mkdir(const char *path); /* an existing one is fine */
-void sup_write_file(const char *path, const char *data);
-void sup_copy_file(const char *from, const char *to, mode_t mode);
-void sup_remove_tree(const char *path); /* best effort, does not cross mounts */
-void sup_assert_contains(const char *haystack, const char *needle);
-/* Reads fd until EOF (or EIO: a pty whose slave is gone), at most 5 s per read; malloc'd. */
-char *sup_read_all(int fd);
+#define SUP_MAX_PIDS   8   /* containers one test may have running */
+#define SUP_MAX_LOWERS 101 /* the busybox lowerdir and up to 100 more */
 
 /* ---- the group's box ---- */
 

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <locale.h>
@@ -27,6 +26,7 @@
 
 #include "image/digest.h"
 #include "image/unpack.h"
+#include "support_fs.h"
 
 #define CANARY "canary\n"
 
@@ -89,19 +89,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     if (f->w)
         archive_write_free(f->w);
-    nftw(f->box, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sup_remove_tree(f->box);
     free(f->tar);
     free(f);
     return 0;
