@@ -56,9 +56,9 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
     return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
-void sup_remove_tree(const char *path)
+int sup_remove_tree(const char *path)
 {
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 void sup_assert_contains(const char *haystack, const char *needle)

@@ -10,7 +10,8 @@
 void sup_mkdir(const char *path); /* an existing one is fine */
 void sup_write_file(const char *path, const char *data);
 void sup_copy_file(const char *from, const char *to, mode_t mode);
-void sup_remove_tree(const char *path); /* best effort, does not cross mounts */
+/* Best effort, does not cross mounts: 0, or -1 if something could not be removed. */
+int sup_remove_tree(const char *path);
 void sup_assert_contains(const char *haystack, const char *needle);
 /* Reads fd until EOF (or EIO: a pty whose slave is gone), at most 5 s per read; malloc'd. */
 char *sup_read_all(int fd);

@@ -27,6 +27,7 @@
 #include "image/digest.h"
 #include "image/unpack.h"
 #include "support_fs.h"
+#include "support_fs.h"
 
 #define CANARY "canary\n"
 
@@ -107,12 +108,6 @@ static char *repeat(char c, size_t n)
     memset(s, c, n);
     s[n] = '\0';
     return s;
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 /* ---- building layers ---- */
@@ -352,7 +347,7 @@ static void assert_refused(struct fixture *f, const char *want)
     if (r == 0)
         fail_msg("unpack succeeded, expected \"%s\"", want);
     assert_int_equal(f->err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(f->err.msg, want);
+    sup_assert_contains(f->err.msg, want);
     assert_box_untouched(f);
 }
 

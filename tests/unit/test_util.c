@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -24,12 +23,7 @@
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
+#include "support_fs.h"
 
 static void assert_all_bytes(const void *p, size_t len, unsigned char value)
 {
@@ -343,18 +337,10 @@ static int tmpdir_setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int tmpdir_teardown(void **state)
 {
     struct tmpdir *t = *state;
-    int r = nftw(t->path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int r = sup_remove_tree(t->path);
     free(t);
     return r;
 }
@@ -458,7 +444,7 @@ static void test_write_into_missing_dir_fails(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_write_file_atomic(path, "x", 1, 0600, &err), -ENOENT);
     assert_int_equal(err.code, GRPC_STATUS_INTERNAL);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
     assert_int_equal(count_entries(t->path), 0);
 }
 
@@ -470,7 +456,7 @@ static void test_read_missing_file_is_enoent(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_read_file(path, 100, &out, NULL, &err), -ENOENT);
     assert_null(out);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
 }
 
 static void test_read_over_max_size_fails(void **state)
@@ -484,7 +470,7 @@ static void test_read_over_max_size_fails(void **state)
     int r = crisp_read_file(path, 5000, &out, NULL, &err);
     free(out);
     assert_int_equal(r, -EFBIG);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
     free(text);
 }
 
@@ -558,7 +544,7 @@ static void test_mkdir_p_through_regular_file_fails(void **state)
     write_or_fail(file, "x", 1, 0600);
     struct crisp_err err = {0};
     assert_int_equal(crisp_mkdir_p(path, 0755, &err), -ENOTDIR);
-    assert_contains(err.msg, "file");
+    sup_assert_contains(err.msg, "file");
 }
 
 static void test_mkdir_p_on_regular_file_fails(void **state)
@@ -569,7 +555,7 @@ static void test_mkdir_p_on_regular_file_fails(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_mkdir_p(file, 0755, &err), -ENOTDIR);
     assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(err.msg, file);
+    sup_assert_contains(err.msg, file);
 }
 
 /* ---- log levels ---- */
