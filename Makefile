@@ -76,7 +76,7 @@ test-integration: $(CRISPD) ## run the pytest integration tests against a real c
 bench-rpc: $(CRISPD) $(BENCH_RPC) ## Version/Status latency and throughput benchmark
 	hack/bench/rpc/run.sh $(abspath $(CRISPD)) $(abspath $(BENCH_RPC))
 
-bench-pull: $(CRISPD) ## cold/warm image pull time, crisp vs containerd (as root)
+bench-pull: $(CRISPD) $(MONITOR) ## cold/warm image pull time, crisp vs containerd (as root)
 	hack/bench/pull/run.sh $(abspath $(CRISPD))
 
 bench-pod: $(CRISPD) $(MONITOR) ## pod-to-running latency and per-container memory, crisp vs containerd+runc (as root)
@@ -175,7 +175,14 @@ $(MONITOR): $(BUILD)/obj/cmd/crisp-monitor/main.o $(LIB)
 # the monitor tests run the binary
 $(BUILD)/tests/test_monitor: | $(MONITOR)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+# helpers shared by several unit tests (tests/unit/support_*.c), as an archive: each test
+# program links only the objects it uses
+UNIT_SUPPORT := $(BUILD)/obj/tests/unit/libsupport.a
+$(UNIT_SUPPORT): $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard tests/unit/support_*.c)))
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2034 # variables for the sourcing script
 # Shared by the benchmarks that run crisp side by side with containerd + runc
-# (hack/bench/pod, hack/bench/exec): sourced, not run.  See pod/run.sh for what
+# (hack/bench/pod, hack/bench/exec, hack/bench/pull): sourced, not run.  See pod/run.sh for what
 # it sets up and how it isolates and cleans up (everything in one temp dir,
 # volatile state on a tmpfs there, containerd in a private mount namespace,
 # every process, mount and cgroup removed on exit, also on failure).
@@ -22,6 +22,9 @@
 # and may set LISTEN_PID (a background helper stopped first on exit).
 # After sourcing: bench_start brings up the registry and both runtimes
 # (REG_HOST, IMAGE, PAUSE, CRISP_PID, CTD_PID, CRISP_VER, CTD_VER, RUNC_VER set).
+# A bench with a registry of its own (pull) calls bench_prepare, its own
+# start_registry (setting REG_HOST, IMAGE, PAUSE), write_configs and
+# start_runtime instead.
 
 if [[ $# -ne 1 ]]; then
     echo "usage: $0 CRISPD" >&2
@@ -512,12 +515,17 @@ pod_mounts() {
     mounts_under_tmp | grep -vxF "$RUNFS" || true
 }
 
-# Registry, configs, both runtimes up.
-bench_start() {
+# The binaries copied, the state tmpfs, the CRI stubs (for the python client).
+bench_prepare() {
     cp "$CRISPD_SRC" "$MONITOR_SRC" "$TMP/bin/"
     mount -t tmpfs -o mode=0700,size=1g "crisp-$BENCH" "$RUNFS"
     mkdir -p "$CTD_RUN"
     protoc --python_out="$TMP/pb" -I"$REPO/proto" "$REPO/proto/api.proto"
+}
+
+# Registry, configs, both runtimes up.
+bench_start() {
+    bench_prepare
     start_registry
     write_configs
     log "registry on $REG_HOST, images $IMAGE and $PAUSE; cgroup parent $CG_PARENT"

@@ -54,6 +54,12 @@ def request(method, url, body=None, headers=None, timeout=60):
     u = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port or 80,
                                       timeout=timeout)
+    return exchange(conn, method, u, body, headers)
+
+
+def exchange(conn, method, u, body=None, headers=None):
+    """Sends one request for the split URL u over conn, reads the response,
+    closes conn."""
     try:
         path = u.path + ("?" + u.query if u.query else "")
         conn.request(method, path, body=body, headers=headers or {})

@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.parse
 
-from .client import (HTTPError, RegistryClient, Response, _repo_of,
+from .client import (HTTPError, RegistryClient, _repo_of, exchange,
                      parse_challenge, request)
 from .tokenserver import ISSUER, SERVICE, TokenServer
 
@@ -124,13 +124,7 @@ def tls_request(method, url, body=None, headers=None, timeout=60,
     conn = http.client.HTTPSConnection(
         u.hostname, u.port or 443, timeout=timeout,
         context=context or ssl.create_default_context())
-    try:
-        path = u.path + ("?" + u.query if u.query else "")
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return Response(r.status, r.headers, r.read())
-    finally:
-        conn.close()
+    return exchange(conn, method, u, body, headers)
 
 
 class TLSRegistryClient(RegistryClient):

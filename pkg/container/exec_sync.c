@@ -13,6 +13,7 @@
 
 #include "container/exec_start.h"
 #include "util/cleanup.h"
+#include "util/deadline.h"
 #include "util/mem.h"
 
 struct stream {
@@ -20,13 +21,6 @@ struct stream {
     char **buf;
     size_t *len;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Appends what is readable; keeps draining past the cap so the command never
  * blocks on a full pipe. Returns false at EOF. */
@@ -59,7 +53,7 @@ static bool collect(struct stream *streams, int64_t deadline)
                               {.fd = open[1] ? streams[1].fd : -1, .events = POLLIN}};
         int wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - crisp_monotonic_ms();
             if (left <= 0)
                 return false;
             wait = (int)left;
@@ -116,7 +110,7 @@ int crisp_ctr_exec_sync(const struct crisp_ctr_env *env, const char *id, char *c
     }
     struct stream streams[2] = {{outp[0], &out->out, &out->out_len},
                                 {errp[0], &out->err, &out->err_len}};
-    int64_t deadline = timeout > 0 ? now_ms() + timeout * 1000 : -1;
+    int64_t deadline = timeout > 0 ? crisp_monotonic_ms() + timeout * 1000 : -1;
     if (!collect(streams, deadline)) {
         kill(res.pid, SIGKILL);
         wait_exit_code(res.pid);

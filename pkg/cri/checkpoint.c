@@ -7,6 +7,7 @@
 
 #include "cri/handlers.h"
 #include "cri/msg.h"
+#include "cri/require.h"
 #include "cri/runtime.h"
 
 CRI_UNARY(cri_checkpoint_container)
@@ -15,9 +16,8 @@ CRI_UNARY(cri_checkpoint_container)
     const Runtime__V1__CheckpointContainerRequest *in =
         crisp_req(Runtime__V1__CheckpointContainerRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    if (!in->container_id || !*in->container_id)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "CheckpointContainer: container_id is required");
+    if (cri_require("CheckpointContainer", "container_id", in->container_id, err) < 0)
+        return -EINVAL;
     struct crisp_ctr *c;
     int r = crisp_ctr_store_get(&rt->ctrs, in->container_id, &c, err);
     if (r < 0)

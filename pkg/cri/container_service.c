@@ -10,25 +10,18 @@
 #include "container/lifecycle.h"
 #include "cri/handlers.h"
 #include "cri/msg.h"
+#include "cri/require.h"
 #include "cri/runtime.h"
 #include "cri/status.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
-
-static int require(const char *method, const char *field, const char *value, struct crisp_err *err)
-{
-    if (value && *value)
-        return 0;
-    return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: %s is required", method,
-                        field);
-}
 
 CRI_UNARY(cri_create_container)
 {
     const Runtime__V1__CreateContainerRequest *in =
         crisp_req(Runtime__V1__CreateContainerRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require("CreateContainer", "pod_sandbox_id", in->pod_sandbox_id, err);
+    int r = cri_require("CreateContainer", "pod_sandbox_id", in->pod_sandbox_id, err);
     char id[CRISP_CTR_ID_LEN + 1];
     if (r == 0)
         r = crisp_ctr_create(&rt->ctr_env, in->pod_sandbox_id, in->config, in->sandbox_config, id,
@@ -48,7 +41,7 @@ CRI_UNARY(cri_start_container)
     const Runtime__V1__StartContainerRequest *in =
         crisp_req(Runtime__V1__StartContainerRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require("StartContainer", "container_id", in->container_id, err);
+    int r = cri_require("StartContainer", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_start(&rt->ctr_env, in->container_id, err);
     if (r < 0)
@@ -63,7 +56,7 @@ CRI_UNARY(cri_stop_container)
 {
     const Runtime__V1__StopContainerRequest *in = crisp_req(Runtime__V1__StopContainerRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require("StopContainer", "container_id", in->container_id, err);
+    int r = cri_require("StopContainer", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_stop(&rt->ctr_env, in->container_id, in->timeout, err);
     if (r < 0)
@@ -79,7 +72,7 @@ CRI_UNARY(cri_remove_container)
     const Runtime__V1__RemoveContainerRequest *in =
         crisp_req(Runtime__V1__RemoveContainerRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require("RemoveContainer", "container_id", in->container_id, err);
+    int r = cri_require("RemoveContainer", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_remove(&rt->ctr_env, in->container_id, err);
     if (r < 0)
@@ -207,7 +200,7 @@ CRI_UNARY(cri_container_status)
     struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
     struct crisp_ctr *c;
-    int r = require("ContainerStatus", "container_id", in->container_id, err);
+    int r = cri_require("ContainerStatus", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_store_get(&rt->ctrs, in->container_id, &c, err);
     if (r < 0)
@@ -369,7 +362,7 @@ CRI_UNARY(cri_exec_sync)
     const Runtime__V1__ExecSyncRequest *in = crisp_req(Runtime__V1__ExecSyncRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
-    int r = require("ExecSync", "container_id", in->container_id, err);
+    int r = cri_require("ExecSync", "container_id", in->container_id, err);
     if (r == 0 && (in->n_cmd == 0 || !*in->cmd[0]))
         r = crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                          "ExecSync: cmd is required: the command and its arguments");
@@ -401,7 +394,7 @@ CRI_UNARY(cri_reopen_container_log)
     const Runtime__V1__ReopenContainerLogRequest *in =
         crisp_req(Runtime__V1__ReopenContainerLogRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require("ReopenContainerLog", "container_id", in->container_id, err);
+    int r = cri_require("ReopenContainerLog", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_reopen_log(&rt->ctr_env, in->container_id, err);
     if (r < 0)

@@ -8,20 +8,13 @@
 
 #include "cri/handlers.h"
 #include "cri/msg.h"
+#include "cri/require.h"
 #include "cri/runtime.h"
 #include "cri/status.h"
 #include "pod/pod.h"
 #include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
-
-static int require_id(const char *method, const char *id, struct crisp_err *err)
-{
-    if (id && *id)
-        return 0;
-    return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: pod_sandbox_id is required",
-                        method);
-}
 
 CRI_UNARY(cri_run_pod_sandbox)
 {
@@ -45,7 +38,7 @@ CRI_UNARY(cri_stop_pod_sandbox)
     const Runtime__V1__StopPodSandboxRequest *in =
         crisp_req(Runtime__V1__StopPodSandboxRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require_id("StopPodSandbox", in->pod_sandbox_id, err);
+    int r = cri_require("StopPodSandbox", "pod_sandbox_id", in->pod_sandbox_id, err);
     if (r == 0)
         r = cri_pod_containers_down(rt, in->pod_sandbox_id, false, err);
     if (r == 0)
@@ -63,7 +56,7 @@ CRI_UNARY(cri_remove_pod_sandbox)
     const Runtime__V1__RemovePodSandboxRequest *in =
         crisp_req(Runtime__V1__RemovePodSandboxRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require_id("RemovePodSandbox", in->pod_sandbox_id, err);
+    int r = cri_require("RemovePodSandbox", "pod_sandbox_id", in->pod_sandbox_id, err);
     if (r == 0)
         r = cri_pod_containers_down(rt, in->pod_sandbox_id, true, err);
     if (r == 0)
@@ -188,7 +181,7 @@ CRI_UNARY(cri_pod_sandbox_status)
     struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
     struct crisp_pod *pod;
-    int r = require_id("PodSandboxStatus", in->pod_sandbox_id, err);
+    int r = cri_require("PodSandboxStatus", "pod_sandbox_id", in->pod_sandbox_id, err);
     if (r == 0)
         r = crisp_pod_store_get(&rt->pods, in->pod_sandbox_id, &pod, err);
     if (r < 0)

@@ -8,6 +8,7 @@
 
 #include "cri/handlers.h"
 #include "cri/msg.h"
+#include "cri/require.h"
 #include "cri/runtime.h"
 #include "cri/stats_msg.h"
 #include "cri/status.h"
@@ -56,9 +57,8 @@ CRI_UNARY(cri_container_stats_rpc)
         crisp_req(Runtime__V1__ContainerStatsRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
-    if (!in->container_id || !*in->container_id)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "ContainerStats: container_id is required");
+    if (cri_require("ContainerStats", "container_id", in->container_id, err) < 0)
+        return -EINVAL;
     struct crisp_ctr *c;
     int r = crisp_ctr_store_get(&rt->ctrs, in->container_id, &c, err);
     if (r < 0)
@@ -142,9 +142,8 @@ CRI_UNARY(cri_pod_sandbox_stats)
         crisp_req(Runtime__V1__PodSandboxStatsRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
     struct crisp_arena *a = crisp_call_arena(call);
-    if (!in->pod_sandbox_id || !*in->pod_sandbox_id)
-        return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
-                            "PodSandboxStats: pod_sandbox_id is required");
+    if (cri_require("PodSandboxStats", "pod_sandbox_id", in->pod_sandbox_id, err) < 0)
+        return -EINVAL;
     struct crisp_pod *pod;
     int r = crisp_pod_store_get(&rt->pods, in->pod_sandbox_id, &pod, err);
     if (r < 0)

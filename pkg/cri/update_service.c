@@ -5,22 +5,15 @@
 #include "container/update_resources.h"
 #include "cri/handlers.h"
 #include "cri/msg.h"
+#include "cri/require.h"
 #include "cri/runtime.h"
-
-static int require_id(const char *method, const char *field, const char *id, struct crisp_err *err)
-{
-    if (id && *id)
-        return 0;
-    return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL, "%s: %s is required", method,
-                        field);
-}
 
 CRI_UNARY(cri_update_container_resources)
 {
     const Runtime__V1__UpdateContainerResourcesRequest *in =
         crisp_req(Runtime__V1__UpdateContainerResourcesRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require_id("UpdateContainerResources", "container_id", in->container_id, err);
+    int r = cri_require("UpdateContainerResources", "container_id", in->container_id, err);
     if (r == 0)
         r = crisp_ctr_update_resources(&rt->ctr_env, in->container_id, in->linux, err);
     if (r < 0)
@@ -36,7 +29,7 @@ CRI_UNARY(cri_update_pod_sandbox_resources)
     const Runtime__V1__UpdatePodSandboxResourcesRequest *in =
         crisp_req(Runtime__V1__UpdatePodSandboxResourcesRequest, req);
     struct crisp_runtime *rt = crisp_call_app(call);
-    int r = require_id("UpdatePodSandboxResources", "pod_sandbox_id", in->pod_sandbox_id, err);
+    int r = cri_require("UpdatePodSandboxResources", "pod_sandbox_id", in->pod_sandbox_id, err);
     if (r == 0)
         r = crisp_pod_update_resources(&rt->ctr_env, in->pod_sandbox_id, in->overhead,
                                        in->resources, err);

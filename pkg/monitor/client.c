@@ -13,22 +13,10 @@
 
 #include "monitor/sock.h"
 #include "util/cleanup.h"
+#include "util/deadline.h"
 
 #define REQUEST_MAX 255
 #define REPLY_MAX   1100
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining(int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-    return left > 0 ? (int)(left > INT32_MAX ? INT32_MAX : left) : 0;
-}
 
 static int timed_out(const char *dir, struct crisp_err *err)
 {
@@ -47,7 +35,7 @@ static int connect_monitor(const char *dir, int fd, int64_t deadline, struct cri
         if (connect(fd, (struct sockaddr *)&a.addr, a.len) == 0)
             break;
         int e = errno;
-        if ((e == EAGAIN || e == EINTR) && remaining(deadline) > 0) {
+        if ((e == EAGAIN || e == EINTR) && crisp_ms_until(deadline) > 0) {
             struct timespec pause = {0, 5 * 1000 * 1000};
             nanosleep(&pause, NULL);
             continue;
@@ -66,12 +54,12 @@ static int send_line(const char *dir, int fd, const char *line, size_t len, int6
                      struct crisp_err *err)
 {
     while (len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int pr = poll(&p, 1, remaining(deadline));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
+        int pr = crisp_poll_until(fd, POLLOUT, deadline);
+        if (pr == -ETIMEDOUT)
             return timed_out(dir, err);
+        if (pr < 0)
+            return crisp_errorf(err, GRPC_STATUS_UNAVAILABLE, -pr, "send to the monitor of %s: %s",
+                                dir, strerror(-pr));
         ssize_t n = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
@@ -90,12 +78,12 @@ static int recv_line(const char *dir, int fd, char *buf, size_t size, int64_t de
 {
     size_t len = 0;
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, remaining(deadline));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
+        int pr = crisp_poll_until(fd, POLLIN, deadline);
+        if (pr == -ETIMEDOUT)
             return timed_out(dir, err);
+        if (pr < 0)
+            return crisp_errorf(err, GRPC_STATUS_UNAVAILABLE, -pr,
+                                "read from the monitor of %s: %s", dir, strerror(-pr));
         ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
@@ -161,7 +149,7 @@ int crisp_monitor_request(const char *dir, const char *cmd, char *reply, size_t 
     if (clen == 0 || clen > REQUEST_MAX - 1 || strchr(cmd, '\n'))
         return crisp_errorf(err, GRPC_STATUS_INVALID_ARGUMENT, EINVAL,
                             "monitor request: bad command");
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = crisp_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return crisp_syserrf(err, errno, "socket");

@@ -25,6 +25,7 @@
 #include "monitor/oom.h"
 #include "monitor/spec.h"
 #include "runtime/container.h"
+#include "util/deadline.h"
 #include "util/ids.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -54,13 +55,6 @@ struct monitor {
     uint64_t oom_base;
     struct crisp_monitor_exit exit;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dir_file(const struct monitor *m, const char *name)
 {
@@ -108,7 +102,7 @@ static void record_status(struct monitor *m, int status)
     } else {
         m->exit.exit_code = WEXITSTATUS(status);
     }
-    m->drain_deadline = mono_ms() + CRISP_MONITOR_DRAIN_TIMEOUT_MS;
+    m->drain_deadline = crisp_monotonic_ms() + CRISP_MONITOR_DRAIN_TIMEOUT_MS;
     log_info("monitor", "container %s: process %d exited: code %d, signal %d", m->id, (int)m->pid,
              m->exit.exit_code, m->exit.signal);
 }
@@ -365,7 +359,7 @@ static void run(struct monitor *m)
         size_t natt = crisp_attach_server_pollfds(&m->attach, fds + n + nctl);
         int timeout = -1;
         if (m->exited) {
-            int64_t left = m->drain_deadline - mono_ms();
+            int64_t left = m->drain_deadline - crisp_monotonic_ms();
             timeout = left > 0 ? (int)left : 0;
         }
         if (poll(fds, n + nctl + natt, timeout) < 0) {
@@ -383,7 +377,8 @@ static void run(struct monitor *m)
                 output_read(m, &m->out[i], READS_PER_WAKE);
         crisp_monitor_ctl_dispatch(&m->ctl, fds + n, nctl, handle_request, m);
         crisp_attach_server_dispatch(&m->attach, fds + n + nctl, natt);
-        if (m->exited && !m->exit_written && (!outputs_open(m) || mono_ms() >= m->drain_deadline))
+        if (m->exited && !m->exit_written &&
+            (!outputs_open(m) || crisp_monotonic_ms() >= m->drain_deadline))
             finish(m);
     }
 }

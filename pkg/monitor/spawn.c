@@ -17,6 +17,7 @@
 
 #include "monitor/client.h"
 #include "util/cleanup.h"
+#include "util/deadline.h"
 
 #define REPORT_FD  3
 #define REPORT_MAX 1200
@@ -81,30 +82,15 @@ static void intermediate(const char *path, char *const argv[], int report,
     _exit(0);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads one line (or until EOF) within the deadline: 1 line, 0 EOF without a line, -ETIMEDOUT,
  * -errno. */
 static int read_report(int fd, char *buf, size_t size, int64_t deadline)
 {
     size_t len = 0;
     for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
+        int pr = crisp_poll_until(fd, POLLIN, deadline);
         if (pr < 0)
-            return -errno;
-        if (pr == 0)
-            continue;
+            return pr;
         ssize_t n = read(fd, buf + len, size - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -198,7 +184,7 @@ int crisp_monitor_spawn_timeout(const char *monitor_path, const char *dir, int t
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
     char line[REPORT_MAX];
-    int r = read_report(rd, line, sizeof(line), now_ms() + timeout_ms);
+    int r = read_report(rd, line, sizeof(line), crisp_monotonic_ms() + timeout_ms);
     if (r == -ETIMEDOUT) {
         kill_monitor(dir);
         return crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/deadline.h"
 #include "util/mem.h"
 
 #define STDOUT_MAX  (1u << 20)
@@ -136,13 +137,6 @@ static int start(const char *path, const char *type, const struct crisp_cni_invo
     return r;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct io {
     const char *in;
     size_t in_len, in_off;
@@ -200,7 +194,7 @@ static bool pump(struct child *c, struct io *io, long long deadline)
 {
     while (c->out >= 0 || c->errfd >= 0) {
         struct pollfd p[3] = {{c->in, POLLOUT, 0}, {c->out, POLLIN, 0}, {c->errfd, POLLIN, 0}};
-        long long left = deadline - now_ms();
+        long long left = deadline - crisp_monotonic_ms();
         if (left <= 0)
             return false;
         if (poll(p, 3, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
@@ -226,7 +220,7 @@ static bool reap(pid_t pid, long long deadline, int *status)
         pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
             return w == pid;
-        if (now_ms() >= deadline) {
+        if (crisp_monotonic_ms() >= deadline) {
             kill(-pid, SIGKILL);
             while (waitpid(pid, status, 0) < 0 && errno == EINTR)
                 ;
@@ -302,7 +296,7 @@ int crisp_cni_exec(const struct crisp_cni_plugin_dirs *dirs, const char *type,
     if (r < 0)
         return r;
     struct io io = {.in = stdin_text, .in_len = strlen(stdin_text)};
-    long long deadline = now_ms() + (long long)dirs->timeout_seconds * 1000;
+    long long deadline = crisp_monotonic_ms() + (long long)dirs->timeout_seconds * 1000;
     int status = 0;
     bool in_time = pump(&c, &io, deadline);
     close_child_fds(&c);

@@ -19,6 +19,7 @@
 
 #include "pod/pod_ns.h"
 #include "util/cleanup.h"
+#include "util/deadline.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -108,26 +109,13 @@ static __attribute__((noreturn)) void helper(const struct infra_exec *x)
     _exit(0);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One report within the deadline: 1, 0 at EOF, -errno (-ETIMEDOUT). */
 static int read_report(int fd, struct infra_report *r, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (pr < 0 && errno == EINTR)
-            continue;
+        int pr = crisp_poll_until(fd, POLLIN, deadline);
         if (pr < 0)
-            return -errno;
-        if (pr == 0)
-            return -ETIMEDOUT;
+            return pr;
         ssize_t n = read(fd, r, sizeof(*r));
         if (n < 0 && errno == EINTR)
             continue;
@@ -147,7 +135,7 @@ static int report_error(const struct infra_report *r, struct crisp_err *err)
 /* Reads the helper's report (the infra's pid), then waits for the exec. */
 static int collect(int fd, pid_t *pid, struct crisp_err *err)
 {
-    int64_t deadline = now_ms() + INFRA_REPORT_MS;
+    int64_t deadline = crisp_monotonic_ms() + INFRA_REPORT_MS;
     struct infra_report r;
     int n = read_report(fd, &r, deadline);
     if (n < 0)

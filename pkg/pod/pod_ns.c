@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,15 +49,35 @@ static int loopback_up(void)
     return r;
 }
 
+static void close_fds_between(unsigned first, unsigned last)
+{
+    if (first > last)
+        return;
+    if (syscall(SYS_close_range, first, last, 0) == 0)
+        return;
+    for (unsigned fd = first; fd <= last && fd < 65536; fd++) /* no close_range (< 5.9) */
+        close((int)fd);
+}
+
+/* Closes every fd >= 3 but a and b. The wait for the parent's EOF needs it: a
+ * helper that another thread forks at the same moment inherits this one's pipe
+ * ends (close-on-exec does not apply, nothing execs), and this one inherits
+ * its ends; each would wait for the other forever. */
+static void close_fds_but(int a, int b)
+{
+    unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+    close_fds_between(3, lo - 1);
+    close_fds_between(lo + 1, hi - 1);
+    close_fds_between(hi + 1, ~0U);
+}
+
 /* Runs in the forked child: only async-signal-safe calls. Reports a step
  * number and errno through the pipe, then waits until the parent has pinned
  * the namespaces (it closes its end). */
 static __attribute__((noreturn)) void child_main(const struct crisp_pod_ns_request *req,
-                                                 int report_fd, int wait_fd, int unused_a,
-                                                 int unused_b)
+                                                 int report_fd, int wait_fd)
 {
-    close(unused_a); /* the parent's ends: the wait below ends when the parent closes its copy */
-    close(unused_b);
+    close_fds_but(report_fd, wait_fd); /* among them the parent's ends of both pipes */
     int flags = (req->net ? CLONE_NEWNET : 0) | (req->ipc ? CLONE_NEWIPC : 0) |
                 (req->uts ? CLONE_NEWUTS : 0);
     int result[2] = {0, 0};
@@ -125,7 +146,7 @@ int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err
     }
     pid_t pid = fork();
     if (pid == 0)
-        child_main(req, report[1], hold[0], report[0], hold[1]);
+        child_main(req, report[1], hold[0]);
     close(report[1]);
     close(hold[0]);
     r = pid < 0 ? crisp_syserrf(err, errno, "fork pod namespace helper")

@@ -103,6 +103,23 @@ def test_host_network_pod_has_no_own_netns(client, crispd):
     assert (crispd.state / "pods" / pid / "hosts").read_text() == open("/etc/hosts").read()
 
 
+def test_concurrent_runs_and_removes_do_not_wait_for_each_other(client, crispd):
+    # Each pod's namespace helper waits for crispd to close a pipe; helpers forked at the
+    # same moment by other workers must not hold each other's pipe ends (they did: all hung).
+    from concurrent.futures import ThreadPoolExecutor
+
+    def cycle(i):
+        pid = run(client, name=f"par{i}", uid=f"par{i}")
+        client.call("RemovePodSandbox", pod_sandbox_id=pid, timeout=30)
+        return pid
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pods = list(pool.map(cycle, range(32)))
+    assert len(set(pods)) == 32
+    assert not client.call("ListPodSandbox").items
+    assert not mounts_under(crispd.state)
+
+
 def test_name_is_unique_per_attempt_and_freed_by_remove(client):
     pid = run(client)
     with pytest.raises(grpc.RpcError) as e:

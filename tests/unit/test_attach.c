@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 
 #include "container/attach.h"
 #include "monitor/attach_server.h"
+#include "support_fs.h"
 
 struct fixture {
     char dir[64];
@@ -29,13 +29,6 @@ struct fixture {
     struct crisp_attach_server server;
     int n_ctrs;
 };
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int setup(void **state)
 {
@@ -57,7 +50,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     crisp_attach_server_close(&f->server);
     crisp_ctr_store_free(&f->store);
-    nftw(f->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sup_remove_tree(f->dir);
     free(f);
     return 0;
 }

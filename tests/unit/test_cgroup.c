@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 
 #include "runtime/cgroup.h"
 #include "runtime/cgroup_internal.h"
+#include "support_fs.h"
 
 #define PARENT "/kubepods/burstable/pod1234-abcd"
 #define NAME   "0123456789abcdef"
@@ -50,28 +50,14 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     crisp_cgroup_free(f->cg);
     crisp_cgroup_root_release(&f->root);
-    int r = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int r = sup_remove_tree(f->dir);
     free(f);
     return r;
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 static void put(const char *dir, const char *name, const char *text)
@@ -334,7 +320,7 @@ static void apply_refused(struct fixture *f, const struct crisp_cgroup_resources
     if (r == 0)
         fail_msg("apply succeeded, expected \"%s\"", needle);
     assert_int_equal(f->err.code, code);
-    assert_contains(f->err.msg, needle);
+    sup_assert_contains(f->err.msg, needle);
 }
 
 /* ---- names ---- */
@@ -348,7 +334,7 @@ static void assert_refused_name(struct fixture *f, const char *parent, const cha
         fail_msg("parent \"%s\" name \"%s\" accepted", parent, name);
     assert_null(cg);
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
-    assert_contains(f->err.msg, needle);
+    sup_assert_contains(f->err.msg, needle);
     assert_int_equal(f->mkdirs, 0);
 }
 
@@ -1016,7 +1002,7 @@ static void test_create_failure_removes_what_it_made(void **state)
     struct crisp_cgroup *cg = NULL;
     assert_true(crisp_cgroup_create(&f->root, PARENT, NAME, &cg, &f->err) < 0);
     assert_null(cg);
-    assert_contains(f->err.msg, "not a cgroup directory");
+    sup_assert_contains(f->err.msg, "not a cgroup directory");
     for (size_t i = 0; i < N_V1_ALL; i++)
         if (strcmp(v1_all[i], "pids") != 0)
             assert_false(exists("%s/%s/kubepods", f->dir, v1_all[i]));

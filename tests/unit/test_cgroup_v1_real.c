@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "runtime/cgroup.h"
+#include "support_fs.h"
 
 #define MIB (1024 * 1024)
 
@@ -47,12 +48,6 @@ struct fixture {
 static void sleep_ms(long ms)
 {
     nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}, NULL);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 /* The file's content without trailing newlines; "" when it cannot be read. */
@@ -525,8 +520,8 @@ static void test_memory_limit_below_usage(void **state)
                                          .memory_swap_limit = 8 * MIB};
     assert_true(crisp_cgroup_apply(f->cg, &res, &f->err) < 0);
     assert_int_equal(f->err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(f->err.msg, "below the cgroup's current usage");
-    assert_contains(f->err.msg, "EBUSY");
+    sup_assert_contains(f->err.msg, "below the cgroup's current usage");
+    sup_assert_contains(f->err.msg, "EBUSY");
     assert_string_equal(get("%s/memory.limit_in_bytes", dir_of(f, CRISP_CGROUP_MEMORY)),
                         "67108864");
     /* Raising works live. */
@@ -584,7 +579,7 @@ static void test_cpu_bandwidth_under_pod_limit(void **state)
     struct crisp_cgroup_resources two_cpus = {.has_cpu_quota = true, .cpu_quota = 100000};
     assert_true(crisp_cgroup_apply(f->cg, &two_cpus, &f->err) < 0);
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
-    assert_contains(f->err.msg, "cpu.cfs_quota_us");
+    sup_assert_contains(f->err.msg, "cpu.cfs_quota_us");
     destroy_all(f);
 }
 
@@ -603,7 +598,7 @@ static void test_destroy_busy(void **state)
     close(out);
     assert_true(crisp_cgroup_destroy(f->cg, &f->err) < 0);
     assert_int_equal(f->err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(f->err.msg, "still busy");
+    sup_assert_contains(f->err.msg, "still busy");
     check_proc_cgroup(f, child);
     if (crisp_cgroup_kill_all(f->cg, SIGKILL, &f->err) < 0)
         fail_msg("kill_all: %s", f->err.msg);

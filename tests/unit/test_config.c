@@ -1,7 +1,6 @@
 /* crispd configuration: defaults, files, drop-ins and flags (pkg/config). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "support_fs.h"
 
 /* ---- fixture: a temp dir per test, removed with everything in it ---- */
 
@@ -35,19 +35,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     crisp_config_free(&f->cfg);
-    int r = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int r = sup_remove_tree(f->dir);
     free(f);
     return r;
 }
@@ -69,12 +61,6 @@ static void make_dir(const struct fixture *f, const char *name)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", f->dir, name);
     assert_int_equal(mkdir(path, 0755), 0);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 /* The config equals a freshly initialised one. */
@@ -107,8 +93,8 @@ static void assert_file_refused(struct fixture *f, const char *text, const char 
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
     char prefix[PATH_MAX + 64];
     snprintf(prefix, sizeof(prefix), "%s: %s: ", saved, key);
-    assert_contains(f->err.msg, prefix);
-    assert_contains(f->err.msg, "expected");
+    sup_assert_contains(f->err.msg, prefix);
+    sup_assert_contains(f->err.msg, "expected");
     assert_defaults(&f->cfg);
 }
 
@@ -194,7 +180,7 @@ static void test_unknown_key_is_refused(void **state)
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
     char want[PATH_MAX + 64];
     snprintf(want, sizeof(want), "%s: wrokers: unknown key", path);
-    assert_contains(f->err.msg, want);
+    sup_assert_contains(f->err.msg, want);
     assert_defaults(&f->cfg);
 }
 
@@ -285,8 +271,8 @@ static void test_top_level_array_is_refused(void **state)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s", write_file(f, "crisp.json", "[1, 2]"));
     assert_true(crisp_config_apply_file(&f->cfg, path, &f->err) < 0);
-    assert_contains(f->err.msg, path);
-    assert_contains(f->err.msg, "expected a JSON object");
+    sup_assert_contains(f->err.msg, path);
+    sup_assert_contains(f->err.msg, "expected a JSON object");
     assert_defaults(&f->cfg);
 }
 
@@ -297,8 +283,8 @@ static void test_invalid_json_names_file_and_line(void **state)
     snprintf(path, sizeof(path), "%s", write_file(f, "crisp.json", "{\n  \"workers\": 4,\n}\n"));
     assert_true(crisp_config_apply_file(&f->cfg, path, &f->err) < 0);
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
-    assert_contains(f->err.msg, path);
-    assert_contains(f->err.msg, "line");
+    sup_assert_contains(f->err.msg, path);
+    sup_assert_contains(f->err.msg, "line");
     assert_defaults(&f->cfg);
 }
 
@@ -309,7 +295,7 @@ static void test_duplicate_key_is_refused(void **state)
     snprintf(path, sizeof(path), "%s",
              write_file(f, "crisp.json", "{\"workers\": 4, \"workers\": 5}"));
     assert_true(crisp_config_apply_file(&f->cfg, path, &f->err) < 0);
-    assert_contains(f->err.msg, path);
+    sup_assert_contains(f->err.msg, path);
     assert_defaults(&f->cfg);
 }
 
@@ -319,7 +305,7 @@ static void test_apply_missing_file_fails(void **state)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/nope.json", f->dir);
     assert_true(crisp_config_apply_file(&f->cfg, path, &f->err) < 0);
-    assert_contains(f->err.msg, path);
+    sup_assert_contains(f->err.msg, path);
     assert_defaults(&f->cfg);
 }
 
@@ -384,8 +370,8 @@ static void test_load_bad_dropin_fails_naming_it(void **state)
     char bad[PATH_MAX];
     snprintf(bad, sizeof(bad), "%s", write_file(f, "crisp.d/10-bad.json", "{\"nope\": 1}"));
     assert_true(crisp_config_load(&f->cfg, main_path, true, &f->err) < 0);
-    assert_contains(f->err.msg, bad);
-    assert_contains(f->err.msg, "nope: unknown key");
+    sup_assert_contains(f->err.msg, bad);
+    sup_assert_contains(f->err.msg, "nope: unknown key");
 }
 
 static void test_load_missing_main_ok_when_not_required(void **state)
@@ -403,7 +389,7 @@ static void test_load_missing_main_fails_when_required(void **state)
     char main_path[PATH_MAX];
     snprintf(main_path, sizeof(main_path), "%s/crisp.json", f->dir);
     assert_true(crisp_config_load(&f->cfg, main_path, true, &f->err) < 0);
-    assert_contains(f->err.msg, main_path);
+    sup_assert_contains(f->err.msg, main_path);
     assert_defaults(&f->cfg);
 }
 
@@ -431,8 +417,8 @@ static void assert_flag_refused(struct fixture *f, const char *key, const char *
 {
     assert_true(crisp_config_set_flag(&f->cfg, key, value, &f->err) < 0);
     assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
-    assert_contains(f->err.msg, key);
-    assert_contains(f->err.msg, "expected");
+    sup_assert_contains(f->err.msg, key);
+    sup_assert_contains(f->err.msg, "expected");
     assert_defaults(&f->cfg);
 }
 
@@ -472,7 +458,7 @@ static void test_flag_unknown_key_is_refused(void **state)
 {
     struct fixture *f = *state;
     assert_true(crisp_config_set_flag(&f->cfg, "wrokers", "4", &f->err) < 0);
-    assert_contains(f->err.msg, "wrokers");
+    sup_assert_contains(f->err.msg, "wrokers");
     assert_defaults(&f->cfg);
 }
 

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -26,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,6 +42,7 @@
 #include "monitor/exit.h"
 #include "monitor/spawn.h"
 #include "monitor/spec.h"
+#include "support_rootfs.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_BUILD 1
@@ -81,20 +80,6 @@ struct fixture {
 
 /* ---- helpers ---- */
 
-static void mkdirf(const char *path)
-{
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
-static void write_file(const char *path, const char *data)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    close(fd);
-}
-
 /* The whole file, NUL-terminated (NULL when it does not exist). */
 static char *slurp(const char *path, size_t *len_out)
 {
@@ -121,35 +106,6 @@ static char *slurp(const char *path, size_t *len_out)
     if (len_out)
         *len_out = len;
     return buf;
-}
-
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    assert_true(in >= 0);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(out >= 0);
-    struct stat st;
-    assert_int_equal(fstat(in, &st), 0);
-    for (off_t done = 0; done < st.st_size;) {
-        ssize_t n = sendfile(out, in, NULL, (size_t)(st.st_size - done));
-        assert_true(n > 0);
-        done += n;
-    }
-    close(in);
-    close(out);
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void remove_tree(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static bool exists(const char *path)
@@ -196,21 +152,11 @@ static void check_clean(struct fixture *f)
 static int group_setup(void **state)
 {
     (void)state;
-    strcpy(box, "/tmp/crisp-mon-XXXXXX");
-    assert_non_null(mkdtemp(box));
-    snprintf(lower, sizeof(lower), "%s/lower", box);
+    sup_busybox_box("/tmp/crisp-mon-XXXXXX", applets, sizeof(applets) / sizeof(applets[0]), box,
+                    lower);
     char path[256];
-    mkdirf(lower);
-    snprintf(path, sizeof(path), "%s/bin", lower);
-    mkdirf(path);
     snprintf(path, sizeof(path), "%s/tmp", lower);
-    mkdirf(path);
-    snprintf(path, sizeof(path), "%s/bin/busybox", lower);
-    copy_file("/bin/busybox", path, 0755);
-    for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
-        snprintf(path, sizeof(path), "%s/bin/%s", lower, applets[i]);
-        assert_int_equal(symlink("busybox", path), 0);
-    }
+    sup_mkdir(path);
     /* build/tests/test_monitor -> build/crisp-monitor (CRISP_MONITOR overrides) */
     const char *env = getenv("CRISP_MONITOR");
     if (env) {
@@ -232,7 +178,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    remove_tree(box);
+    sup_remove_tree(box);
     return 0;
 }
 
@@ -253,12 +199,12 @@ static int setup(void **state)
     snprintf(f->log, sizeof(f->log), "%s/logs/pod/ctr/0.log", f->dir);
     snprintf(f->spec_path, sizeof(f->spec_path), "%s/spec.json", f->ctr);
     snprintf(f->exit_path, sizeof(f->exit_path), "%s/exit.json", f->ctr);
-    mkdirf(f->dir);
-    mkdirf(f->upper);
-    mkdirf(f->work);
-    mkdirf(f->rootfs);
-    mkdirf(f->host);
-    mkdirf(f->ctr);
+    sup_mkdir(f->dir);
+    sup_mkdir(f->upper);
+    sup_mkdir(f->work);
+    sup_mkdir(f->rootfs);
+    sup_mkdir(f->host);
+    sup_mkdir(f->ctr);
     f->lowers[0] = lower;
     f->env[0] = "PATH=/bin";
     f->spec = (struct crisp_monitor_spec){
@@ -296,7 +242,7 @@ static int teardown(void **state)
         if (p == 0)
             sleep_ms(20);
     }
-    remove_tree(f->dir);
+    sup_remove_tree(f->dir);
     free(f);
     return 0;
 }
@@ -631,8 +577,8 @@ static void test_spec_roundtrip(void **state)
     crisp_monitor_spec_free(&r); /* idempotent */
 
     /* a minimal spec: empty strings are absent, no oom_score_adj */
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"netns\":\"\",\"log_path\":\"\","
-                     "\"process\":{\"argv\":[\"true\"]}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"netns\":\"\",\"log_path\":\"\","
+                         "\"process\":{\"argv\":[\"true\"]}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_null(r.netns);
     assert_null(r.log_path);
@@ -654,21 +600,21 @@ static void test_spec_roundtrip(void **state)
     crisp_monitor_spec_free(&r);
 
     /* caps: [] is "none at all", null is "not set"; names as the CRI sends them */
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
-                     "\"caps\":[]}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                         "\"caps\":[]}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_true(r.caps_set);
     assert_int_equal(r.n_caps, 0);
     crisp_monitor_spec_free(&r);
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
-                     "\"caps\":null,\"no_new_privs\":null}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                         "\"caps\":null,\"no_new_privs\":null}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_false(r.caps_set);
     assert_false(r.no_new_privs);
     crisp_monitor_spec_free(&r);
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"masked_paths\":[],"
-                     "\"process\":{\"argv\":[\"true\"],\"caps\":[\"kill\",\"Cap_Mknod\","
-                     "\"AUDIT_WRITE\"],\"no_new_privs\":false}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"masked_paths\":[],"
+                         "\"process\":{\"argv\":[\"true\"],\"caps\":[\"kill\",\"Cap_Mknod\","
+                         "\"AUDIT_WRITE\"],\"no_new_privs\":false}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_true(r.caps_set);
     assert_int_equal(r.n_caps, 3);
@@ -681,8 +627,8 @@ static void test_spec_roundtrip(void **state)
 
     /* seccomp: runtime_default as written; null is unconfined; a profile as the CRI layer
      * would write it by hand */
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
-                     "\"seccomp\":{\"kind\":\"runtime_default\"}}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                         "\"seccomp\":{\"kind\":\"runtime_default\"}}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_true(r.seccomp_set);
     assert_int_equal(r.seccomp.kind, CRISP_SECCOMP_RUNTIME_DEFAULT);
@@ -690,14 +636,14 @@ static void test_spec_roundtrip(void **state)
     assert_int_equal(crisp_monitor_spec_to_container_spec(&r, &cs), 0);
     assert_ptr_equal(cs.process.seccomp, &r.seccomp);
     crisp_monitor_spec_free(&r);
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
-                     "\"seccomp\":null}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                         "\"seccomp\":null}}");
     assert_int_equal(crisp_monitor_spec_read(path, &r, &err), 0);
     assert_false(r.seccomp_set);
     crisp_monitor_spec_free(&r);
-    write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
-                     "\"seccomp\":{\"kind\":\"profile\",\"profile\":"
-                     "\"{\\\"defaultAction\\\":\\\"SCMP_ACT_LOG\\\"}\"}}}");
+    sup_write_file(path, "{\"version\":1,\"rootfs\":\"/r\",\"process\":{\"argv\":[\"true\"],"
+                         "\"seccomp\":{\"kind\":\"profile\",\"profile\":"
+                         "\"{\\\"defaultAction\\\":\\\"SCMP_ACT_LOG\\\"}\"}}}");
     if (crisp_monitor_spec_read(path, &r, &err) < 0)
         fail_msg("read: %s", err.msg);
     assert_true(r.seccomp_set);
@@ -765,7 +711,7 @@ static void test_spec_roundtrip(void **state)
 
 static void expect_bad_spec(const char *path, const char *json, const char *needle)
 {
-    write_file(path, json);
+    sup_write_file(path, json);
     struct crisp_monitor_spec r;
     struct crisp_err err = {0};
     int rc = crisp_monitor_spec_read(path, &r, &err);
@@ -964,7 +910,7 @@ static void test_crilog_lines(void **state)
         free(lg.text);
     }
     free(data);
-    remove_tree(dir);
+    sup_remove_tree(dir);
 }
 
 /* Writes that fail (here: /dev/full) drop entries and never stall; reopen swaps the file. */
@@ -1002,7 +948,7 @@ static void test_crilog_write_failure_and_reopen(void **state)
     char *text = slurp(path, NULL);
     assert_string_equal(text, "2023-11-14T22:13:20.000000005Z stderr P hi there\n");
     free(text);
-    remove_tree(dir);
+    sup_remove_tree(dir);
 }
 
 /* ---- tests with a real monitor (root) ---- */
@@ -1140,14 +1086,14 @@ static void test_kill_9_and_oom(void **state)
     struct fixture *f = *state;
     char events[192];
     snprintf(events, sizeof(events), "%s/memory.events", f->dir);
-    write_file(events, "low 0\nhigh 0\nmax 2\noom 1\noom_kill 4\n");
+    sup_write_file(events, "low 0\nhigh 0\nmax 2\noom 1\noom_kill 4\n");
     f->spec.oom_file = events;
     f->spec.oom_key = "oom_kill";
     char *argv[] = {"sleep", "100", NULL};
     f->spec.argv = argv;
     spawn(f);
     start(f);
-    write_file(events, "low 0\nhigh 0\nmax 3\noom 2\noom_kill 5\n");
+    sup_write_file(events, "low 0\nhigh 0\nmax 3\noom 2\noom_kill 5\n");
     expect_reply(f, "kill 9", "ok");
     struct crisp_monitor_exit e;
     wait_exit(f, &e);
@@ -1163,7 +1109,7 @@ static void test_no_oom(void **state)
     struct fixture *f = *state;
     char events[192];
     snprintf(events, sizeof(events), "%s/memory.oom_control", f->dir);
-    write_file(events, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+    sup_write_file(events, "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
     f->spec.oom_file = events;
     f->spec.oom_key = "oom_kill";
     set_script(f, "exit 0");
@@ -1225,7 +1171,7 @@ static void test_reopen(void **state)
     expect_reply(f, "reopen", "ok");
     assert_true(exists(f->log));
     snprintf(go, sizeof(go), "%s/go", f->host);
-    write_file(go, "");
+    sup_write_file(go, "");
     struct crisp_monitor_exit e;
     wait_exit(f, &e);
     assert_int_equal(e.exit_code, 0);
@@ -1299,7 +1245,7 @@ static void test_bad_spec_file(void **state)
     set_script(f, "true");
     f->spec.log_path = NULL;
     assert_int_equal(crisp_monitor_spec_write(f->spec_path, &f->spec, &f->err), 0);
-    write_file(f->spec_path, "{\"version\":1}");
+    sup_write_file(f->spec_path, "{\"version\":1}");
     pid_t pid;
     int r = crisp_monitor_spawn(monitor_bin, f->ctr, &pid, &f->err);
     assert_true(r < 0);
@@ -1747,7 +1693,7 @@ static void test_long_dir_path(void **state)
     assert_true(n < (int)sizeof(longdir));
     assert_true(strlen(longdir) + strlen("/monitor.sock") >=
                 sizeof(((struct sockaddr_un *)0)->sun_path));
-    mkdirf(longdir);
+    sup_mkdir(longdir);
     snprintf(f->ctr, sizeof(f->ctr), "%s", longdir);
     snprintf(f->spec_path, sizeof(f->spec_path), "%s/spec.json", f->ctr);
     snprintf(f->exit_path, sizeof(f->exit_path), "%s/exit.json", f->ctr);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "image/reference.h"
+#include "support_fs.h"
 
 #define HEX64   "7cc4b5aefd1d0cadf8d97d4350462ba51c694ebca145b08d7d41b41acc8db5aa"
 #define DIGEST  "sha256:" HEX64
@@ -20,12 +21,6 @@
 #define HEX32   "0123456789abcdef0123456789abcdef"
 #define HEX96   HEX32 HEX32 HEX32
 #define HEX128  HEX32 HEX32 HEX32 HEX32
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
 
 static void assert_str_or_null(const char *what, const char *got, const char *want)
 {
@@ -106,8 +101,8 @@ static void assert_refused_msg(const char *in, const char *quoted, const char *p
     snprintf(prefix, sizeof(prefix), "invalid image reference \"%s\": ", quoted);
     if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
         fail_msg("message does not start with '%s': '%s'", prefix, err.msg);
-    assert_contains(err.msg + strlen(prefix), part);
-    assert_contains(err.msg + strlen(prefix), detail);
+    sup_assert_contains(err.msg + strlen(prefix), part);
+    sup_assert_contains(err.msg + strlen(prefix), detail);
     assert_null(ref.domain);
     assert_null(ref.path);
     assert_null(ref.tag);
@@ -428,14 +423,14 @@ static void test_refuses_path_over_255(void **state)
     struct crisp_image_ref ref;
     struct crisp_err err = {0};
     assert_int_equal(crisp_image_ref_parse(in, &ref, &err), -EINVAL);
-    assert_contains(err.msg, "repository path is 256 characters, at most 255 allowed");
+    sup_assert_contains(err.msg, "repository path is 256 characters, at most 255 allowed");
 
     memset(in, 'a', 256);
     memcpy(in, "gcr.io/", 7);
     in[256 + 7] = '\0';
     memset(in + 7, 'b', 256);
     assert_int_equal(crisp_image_ref_parse(in, &ref, &err), -EINVAL);
-    assert_contains(err.msg, "repository path is 256 characters, at most 255 allowed");
+    sup_assert_contains(err.msg, "repository path is 256 characters, at most 255 allowed");
 }
 
 static void test_refuses_long_tag(void **state)
@@ -507,7 +502,7 @@ static void test_message_escapes_and_truncates(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_image_ref_parse(in, &ref, &err), -EINVAL);
     assert_true(strlen(err.msg) < 400);
-    assert_contains(err.msg, "...\": repository name must be lowercase");
+    sup_assert_contains(err.msg, "...\": repository name must be lowercase");
 }
 
 static void test_null_err_is_allowed(void **state)

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/openat2.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 #include <cmocka.h>
 
 #include "runtime/resolve.h"
+#include "support_fs.h"
 
 struct fixture {
     char box[64], root[96], outside[96];
@@ -61,18 +61,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     close(f->rootfd);
-    nftw(f->box, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sup_remove_tree(f->box);
     free(f);
     return 0;
 }

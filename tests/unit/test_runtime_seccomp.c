@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -18,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,10 +25,8 @@
 
 #include "runtime/capabilities.h"
 #include "runtime/container.h"
+#include "support_rootfs.h"
 #include "runtime/seccomp.h"
-
-#define MAX_PIDS   4
-#define OUTPUT_MAX 65536
 
 static const char *const applets[] = {"sh",   "cat",   "grep",    "hostname", "echo",    "ls", "wc",
                                       "true", "sleep", "unshare", "uname",    "linux32", "id"};
@@ -104,13 +100,7 @@ static char lower[96]; /* the busybox lowerdir */
 static int test_counter;
 
 struct fixture {
-    char dir[128], upper[160], work[160], rootfs[160];
-    pid_t pids[MAX_PIDS];
-    struct crisp_container *c;
-    struct crisp_err err;
-    const char *lowers[1];
-    struct crisp_container_spec spec;
-    char *env[2];
+    struct sup_ctr t; /* dirs, spec, running containers */
     int caps[CRISP_CAP_MAX];
     struct crisp_seccomp seccomp;
 };
@@ -119,113 +109,10 @@ static const struct crisp_seccomp runtime_default = {.kind = CRISP_SECCOMP_RUNTI
 
 /* ---- helpers ---- */
 
-static void write_file(const char *path, const char *data)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    close(fd);
-}
-
-static void mkdirf(const char *path)
-{
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        fail_msg("mkdir %s: %s", path, strerror(errno));
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
 static void assert_lacks(const char *haystack, const char *needle)
 {
     if (strstr(haystack, needle))
         fail_msg("\"%s\" contains \"%s\"", haystack, needle);
-}
-
-static void copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    assert_true(in >= 0);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    assert_true(out >= 0);
-    struct stat st;
-    assert_int_equal(fstat(in, &st), 0);
-    for (off_t done = 0; done < st.st_size;) {
-        ssize_t n = sendfile(out, in, NULL, (size_t)(st.st_size - done));
-        assert_true(n > 0);
-        done += n;
-    }
-    close(in);
-    close(out);
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void remove_tree(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-static char *read_all(int fd)
-{
-    char *buf = calloc(1, OUTPUT_MAX);
-    assert_non_null(buf);
-    size_t len = 0;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 5000) == 0)
-            fail_msg("timed out reading output (so far: \"%s\")", buf);
-        ssize_t n = read(fd, buf + len, OUTPUT_MAX - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static void track(struct fixture *f, pid_t pid)
-{
-    for (int i = 0; i < MAX_PIDS; i++)
-        if (f->pids[i] == 0) {
-            f->pids[i] = pid;
-            return;
-        }
-    fail_msg("too many pids");
-}
-
-static int wait_pid(struct fixture *f, pid_t pid)
-{
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    for (int i = 0; i < MAX_PIDS; i++)
-        if (f->pids[i] == pid)
-            f->pids[i] = 0;
-    return status;
-}
-
-static void check_clean(void)
-{
-    errno = 0;
-    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-    assert_int_equal(errno, ECHILD);
-    FILE *mi = fopen("/proc/self/mountinfo", "re");
-    assert_non_null(mi);
-    char line[4096];
-    while (fgets(line, sizeof(line), mi))
-        if (strstr(line, box))
-            fail_msg("leaked mount: %s", line);
-    fclose(mi);
 }
 
 /* ---- fixtures ---- */
@@ -233,22 +120,11 @@ static void check_clean(void)
 static int group_setup(void **state)
 {
     (void)state;
-    strcpy(box, "/tmp/crisp-rtsec-XXXXXX");
-    assert_non_null(mkdtemp(box));
-    snprintf(lower, sizeof(lower), "%s/lower", box);
-    char path[256];
-    mkdirf(lower);
-    snprintf(path, sizeof(path), "%s/bin", lower);
-    mkdirf(path);
-    snprintf(path, sizeof(path), "%s/bin/busybox", lower);
-    copy_file("/bin/busybox", path, 0755);
-    for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
-        snprintf(path, sizeof(path), "%s/bin/%s", lower, applets[i]);
-        assert_int_equal(symlink("busybox", path), 0);
-    }
+    sup_busybox_box("/tmp/crisp-rtsec-XXXXXX", applets, sizeof(applets) / sizeof(applets[0]), box,
+                    lower);
     char src[128], cmd[512];
     snprintf(src, sizeof(src), "%s/probe.c", box);
-    write_file(src, probe_src);
+    sup_write_file(src, probe_src);
     snprintf(cmd, sizeof(cmd), "cc -static -O1 -o %s/bin/probe %s", lower, src);
     if (system(cmd) != 0)
         fail_msg("cannot build the probe: %s", cmd);
@@ -258,7 +134,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    remove_tree(box);
+    sup_remove_tree(box);
     return 0;
 }
 
@@ -266,25 +142,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "%s/t%d", box, ++test_counter);
-    snprintf(f->upper, sizeof(f->upper), "%s/upper", f->dir);
-    snprintf(f->work, sizeof(f->work), "%s/work", f->dir);
-    snprintf(f->rootfs, sizeof(f->rootfs), "%s/rootfs", f->dir);
-    mkdirf(f->dir);
-    mkdirf(f->upper);
-    mkdirf(f->work);
-    mkdirf(f->rootfs);
-    f->lowers[0] = lower;
-    f->env[0] = "PATH=/bin";
-    f->env[1] = NULL;
-    f->spec = (struct crisp_container_spec){
-        .lowerdirs = f->lowers,
-        .n_lowerdirs = 1,
-        .upperdir = f->upper,
-        .workdir = f->work,
-        .rootfs = f->rootfs,
-        .process = {.env = f->env, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1},
-    };
+    sup_ctr_init(&f->t, box, ++test_counter, lower);
     *state = f;
     return 0;
 }
@@ -292,76 +150,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    for (int i = 0; i < MAX_PIDS; i++)
-        if (f->pids[i] > 0) {
-            kill(f->pids[i], SIGKILL);
-            waitpid(f->pids[i], NULL, 0);
-        }
-    crisp_container_free(f->c);
-    remove_tree(f->dir);
+    sup_ctr_cleanup(&f->t);
     free(f);
     return 0;
 }
 
-static void expect_ok(struct fixture *f, int r, const char *what)
-{
-    if (r < 0)
-        fail_msg("%s: %d (%s)", what, r, f->err.msg);
-}
-
-/* create (stdout and stderr to a pipe) + start; returns the pid and the pipe's read end. */
-static pid_t launch(struct fixture *f, int *out_fd)
-{
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    f->spec.process.stdout_fd = p[1];
-    f->spec.process.stderr_fd = p[1];
-    int r = crisp_container_create(&f->spec, &f->c, &f->err);
-    close(p[1]);
-    if (r < 0)
-        close(p[0]);
-    expect_ok(f, r, "create");
-    pid_t pid = crisp_container_pid(f->c);
-    track(f, pid);
-    expect_ok(f, crisp_container_start(f->c, &f->err), "start");
-    crisp_container_free(f->c);
-    f->c = NULL;
-    *out_fd = p[0];
-    return pid;
-}
-
-static char *run_argv(struct fixture *f, char **argv, int *status)
-{
-    f->spec.process.argv = argv;
-    int fd;
-    pid_t pid = launch(f, &fd);
-    char *out = read_all(fd);
-    close(fd);
-    *status = wait_pid(f, pid);
-    f->spec.process.argv = NULL;
-    return out;
-}
-
-static char *run(struct fixture *f, const char *script, int *status)
-{
-    char *argv[] = {"sh", "-c", (char *)script, NULL};
-    return run_argv(f, argv, status);
-}
-
-static char *run_ok(struct fixture *f, const char *script)
-{
-    int status;
-    char *out = run(f, script, &status);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("container status 0x%x, output: %s", (unsigned)status, out);
-    return out;
-}
-
 static void set_caps(struct fixture *f, const int *caps, size_t n)
 {
-    f->spec.process.caps = caps;
-    f->spec.process.n_caps = n;
-    f->spec.process.caps_set = true;
+    f->t.spec.process.caps = caps;
+    f->t.spec.process.n_caps = n;
+    f->t.spec.process.caps_set = true;
 }
 
 /* The 14 defaults, plus extra when >= 0. */
@@ -383,7 +181,7 @@ static void all_caps(struct fixture *f)
 static void use_profile(struct fixture *f, const char *json)
 {
     f->seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_PROFILE, .profile_json = json};
-    f->spec.process.seccomp = &f->seccomp;
+    f->t.spec.process.seccomp = &f->seccomp;
 }
 
 /* ---- RuntimeDefault ---- */
@@ -394,27 +192,28 @@ static void use_profile(struct fixture *f, const char *json)
 
 static void expect_workload(const char *out)
 {
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "Seccomp_filters:\t1\n");
-    assert_contains(out, "\n6\nls-ok\nslept\n1\n");
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "Seccomp_filters:\t1\n");
+    sup_assert_contains(out, "\n6\nls-ok\nslept\n1\n");
 }
 
 static void test_default_workload(void **state)
 {
     struct fixture *f = *state;
     default_caps_plus(f, -1);
-    f->spec.process.seccomp = &runtime_default;
-    f->spec.hostname = "before";
-    char *out = run_ok(f, WORKLOAD "; unshare -n true; echo unshare=$?; hostname after; "
-                                   "echo hostname=$?; hostname; linux32 uname -m");
+    f->t.spec.process.seccomp = &runtime_default;
+    f->t.spec.hostname = "before";
+    char *out =
+        sup_run_script_ok(&f->t, WORKLOAD "; unshare -n true; echo unshare=$?; hostname after; "
+                                          "echo hostname=$?; hostname; linux32 uname -m");
     expect_workload(out);
-    assert_contains(out, "NoNewPrivs:\t0\n"); /* installed at the privileged stage */
-    assert_contains(out, "unshare: unshare(0x40000000): Operation not permitted");
-    assert_contains(out, "unshare=1\n");
-    assert_contains(out, "hostname=1\nbefore\n");
-    assert_contains(out, "\ni686\n"); /* personality(PER_LINUX32) is allowed */
+    sup_assert_contains(out, "NoNewPrivs:\t0\n"); /* installed at the privileged stage */
+    sup_assert_contains(out, "unshare: unshare(0x40000000): Operation not permitted");
+    sup_assert_contains(out, "unshare=1\n");
+    sup_assert_contains(out, "hostname=1\nbefore\n");
+    sup_assert_contains(out, "\ni686\n"); /* personality(PER_LINUX32) is allowed */
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* The filter, not the capabilities, is what the default set runs into: with CAP_SYS_ADMIN the
@@ -423,28 +222,29 @@ static void test_default_with_sys_admin(void **state)
 {
     struct fixture *f = *state;
     default_caps_plus(f, CAP_SYS_ADMIN);
-    f->spec.process.seccomp = &runtime_default;
-    char *out = run_ok(f, STATUS_SCRIPT "; unshare -n true; echo unshare=$?; hostname after; "
-                                        "echo hostname=$?; hostname; probe");
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "unshare=0\n");
-    assert_contains(out, "hostname=0\nafter\n");
-    assert_contains(out, "clone3=22\n");      /* allowed: EINVAL for its NULL arguments */
-    assert_contains(out, "clone_newuts=0\n"); /* namespace flags allowed */
-    assert_contains(out, "mount=14\n");       /* EFAULT: reached the kernel */
-    assert_contains(out, "bpf=22\n");         /* CAP_SYS_ADMIN opens bpf too */
-    assert_contains(out, "keyctl=1\n");       /* never */
-    assert_contains(out, "io_uring_setup=1\n");
+    f->t.spec.process.seccomp = &runtime_default;
+    char *out = sup_run_script_ok(&f->t, STATUS_SCRIPT
+                                  "; unshare -n true; echo unshare=$?; hostname after; "
+                                  "echo hostname=$?; hostname; probe");
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "unshare=0\n");
+    sup_assert_contains(out, "hostname=0\nafter\n");
+    sup_assert_contains(out, "clone3=22\n");      /* allowed: EINVAL for its NULL arguments */
+    sup_assert_contains(out, "clone_newuts=0\n"); /* namespace flags allowed */
+    sup_assert_contains(out, "mount=14\n");       /* EFAULT: reached the kernel */
+    sup_assert_contains(out, "bpf=22\n");         /* CAP_SYS_ADMIN opens bpf too */
+    sup_assert_contains(out, "keyctl=1\n");       /* never */
+    sup_assert_contains(out, "io_uring_setup=1\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 static void test_default_blocks(void **state)
 {
     struct fixture *f = *state;
     default_caps_plus(f, -1);
-    f->spec.process.seccomp = &runtime_default;
-    char *out = run_ok(f, "probe");
+    f->t.spec.process.seccomp = &runtime_default;
+    char *out = sup_run_script_ok(&f->t, "probe");
     static const char *const want[] = {
         "keyctl=1\n",
         "add_key=1\n",
@@ -471,36 +271,36 @@ static void test_default_blocks(void **state)
         "i386_fchmodat2=38\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        assert_contains(out, want[i]);
+        sup_assert_contains(out, want[i]);
     free(out);
 
     /* the same probe unconfined: the refusals above were the filter's */
-    f->spec.process.seccomp = NULL;
-    out = run_ok(f, "probe");
-    assert_contains(out, "io_uring_setup=14\n"); /* EFAULT */
-    assert_contains(out, "clone3=22\n");
-    assert_contains(out, "fchmodat2=9\n"); /* EBADF */
-    assert_contains(out, "norandom=0\n");
+    f->t.spec.process.seccomp = NULL;
+    out = sup_run_script_ok(&f->t, "probe");
+    sup_assert_contains(out, "io_uring_setup=14\n"); /* EFAULT */
+    sup_assert_contains(out, "clone3=22\n");
+    sup_assert_contains(out, "fchmodat2=9\n"); /* EBADF */
+    sup_assert_contains(out, "norandom=0\n");
     assert_lacks(out, "keyctl=1\n");
     assert_lacks(out, "i386_keyctl=1\n");
     assert_lacks(out, "i386_fchmodat2=38\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* caps not set: root keeps every capability, so every group is open. */
 static void test_default_caps_not_set(void **state)
 {
     struct fixture *f = *state;
-    f->spec.process.seccomp = &runtime_default;
-    char *out = run_ok(f, STATUS_SCRIPT "; unshare -n true; echo unshare=$?; probe");
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "unshare=0\n");
-    assert_contains(out, "clone3=22\n");
-    assert_contains(out, "perf_event_open=14\n");
-    assert_contains(out, "keyctl=1\n");
+    f->t.spec.process.seccomp = &runtime_default;
+    char *out = sup_run_script_ok(&f->t, STATUS_SCRIPT "; unshare -n true; echo unshare=$?; probe");
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "unshare=0\n");
+    sup_assert_contains(out, "clone3=22\n");
+    sup_assert_contains(out, "perf_event_open=14\n");
+    sup_assert_contains(out, "keyctl=1\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* A user, with and without no_new_privs (the two stages). */
@@ -508,23 +308,23 @@ static void test_default_as_user(void **state)
 {
     struct fixture *f = *state;
     default_caps_plus(f, -1);
-    f->spec.process.seccomp = &runtime_default;
-    f->spec.process.uid = 1000;
-    f->spec.process.gid = 1000;
-    char *out = run_ok(f, WORKLOAD);
+    f->t.spec.process.seccomp = &runtime_default;
+    f->t.spec.process.uid = 1000;
+    f->t.spec.process.gid = 1000;
+    char *out = sup_run_script_ok(&f->t, WORKLOAD);
     expect_workload(out);
-    assert_contains(out, "NoNewPrivs:\t0\n");
-    assert_contains(out, "\n1000\n");
+    sup_assert_contains(out, "NoNewPrivs:\t0\n");
+    sup_assert_contains(out, "\n1000\n");
     free(out);
-    f->spec.process.no_new_privs = true;
-    out = run_ok(f, WORKLOAD "; probe");
+    f->t.spec.process.no_new_privs = true;
+    out = sup_run_script_ok(&f->t, WORKLOAD "; probe");
     expect_workload(out);
-    assert_contains(out, "NoNewPrivs:\t1\n");
-    assert_contains(out, "\n1000\n");
-    assert_contains(out, "keyctl=1\n");
-    assert_contains(out, "clone3=38\n");
+    sup_assert_contains(out, "NoNewPrivs:\t1\n");
+    sup_assert_contains(out, "\n1000\n");
+    sup_assert_contains(out, "keyctl=1\n");
+    sup_assert_contains(out, "clone3=38\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* ---- profiles ---- */
@@ -537,30 +337,30 @@ static void test_profile_denies_sethostname(void **state)
 {
     struct fixture *f = *state;
     all_caps(f);
-    f->spec.hostname = "before";
+    f->t.spec.hostname = "before";
     const char *script = STATUS_SCRIPT "; hostname after; echo rc=$?; hostname";
-    char *out = run_ok(f, script);
-    assert_contains(out, "Seccomp:\t0\n");
-    assert_contains(out, "rc=0\nafter\n");
+    char *out = sup_run_script_ok(&f->t, script);
+    sup_assert_contains(out, "Seccomp:\t0\n");
+    sup_assert_contains(out, "rc=0\nafter\n");
     free(out);
 
     use_profile(f, DENY_SETHOSTNAME);
-    out = run_ok(f, script);
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "Operation not permitted");
-    assert_contains(out, "rc=1\nbefore\n");
+    out = sup_run_script_ok(&f->t, script);
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "Operation not permitted");
+    sup_assert_contains(out, "rc=1\nbefore\n");
     free(out);
 
     /* errnoRet, and with no_new_privs (the late stage) */
     use_profile(f, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": "
                    "[\"sethostname\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 13}]}");
-    f->spec.process.no_new_privs = true;
-    out = run_ok(f, script);
-    assert_contains(out, "NoNewPrivs:\t1\n");
-    assert_contains(out, "Permission denied");
-    assert_contains(out, "rc=1\nbefore\n");
+    f->t.spec.process.no_new_privs = true;
+    out = sup_run_script_ok(&f->t, script);
+    sup_assert_contains(out, "NoNewPrivs:\t1\n");
+    sup_assert_contains(out, "Permission denied");
+    sup_assert_contains(out, "rc=1\nbefore\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 static void test_profile_kill_and_args(void **state)
@@ -571,7 +371,7 @@ static void test_profile_kill_and_args(void **state)
                    "{\"names\": [\"uname\"], \"action\": \"SCMP_ACT_KILL_PROCESS\"}]}");
     char *argv[] = {"uname", NULL};
     int status;
-    char *out = run_argv(f, argv, &status);
+    char *out = sup_run_argv(&f->t, argv, &status);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
         fail_msg("uname: status 0x%x, output: %s", (unsigned)status, out);
     free(out);
@@ -583,13 +383,13 @@ static void test_profile_kill_and_args(void **state)
                    "[\"socket\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, "
                    "\"value\": 2, \"op\": \"SCMP_CMP_EQ\"}]}]}");
     argv[0] = "probe";
-    out = run_argv(f, argv, &status);
+    out = sup_run_argv(&f->t, argv, &status);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
         fail_msg("probe: status 0x%x, output: %s", (unsigned)status, out);
-    assert_contains(out, "inet=1\n");
-    assert_contains(out, "unix=0\n");
-    assert_contains(out, "fchmodat2=9\n");
-    assert_contains(out, "getpid=0\n");
+    sup_assert_contains(out, "inet=1\n");
+    sup_assert_contains(out, "unix=0\n");
+    sup_assert_contains(out, "fchmodat2=9\n");
+    sup_assert_contains(out, "getpid=0\n");
     assert_lacks(out, "i386_getpid");
     free(out);
 
@@ -597,7 +397,7 @@ static void test_profile_kill_and_args(void **state)
      * the highest syscall the profile names; two conditions on one argument become two rules
      * (either allows). With no_new_privs the filter comes right before execve: the profile
      * needs nothing for crisp's own setup (without, it would need setresuid, capset, ...). */
-    f->spec.process.no_new_privs = true;
+    f->t.spec.process.no_new_privs = true;
     use_profile(f, "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 1, "
                    "\"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", "
                    "\"SCMP_ARCH_X32\"], \"flags\": [\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"], "
@@ -611,18 +411,18 @@ static void test_profile_kill_and_args(void **state)
                    "[\"io_uring_setup\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
                    "0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}, {\"index\": 0, \"value\": 0, "
                    "\"op\": \"SCMP_CMP_EQ\"}]}]}");
-    out = run_argv(f, argv, &status);
+    out = sup_run_argv(&f->t, argv, &status);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_contains(out, "keyctl=95\n");
-    assert_contains(out, "add_key=1\n");
-    assert_contains(out, "io_uring_setup=14\n"); /* entries 0: the second rule allows it */
-    assert_contains(out, "fchmodat2=38\n");      /* above futex_waitv */
-    assert_contains(out, "inet=0\n");
-    assert_contains(out, "fork=1\n");
-    assert_contains(out, "i386_getpid=0\n");
-    assert_contains(out, "i386_keyctl=95\n");
+    sup_assert_contains(out, "keyctl=95\n");
+    sup_assert_contains(out, "add_key=1\n");
+    sup_assert_contains(out, "io_uring_setup=14\n"); /* entries 0: the second rule allows it */
+    sup_assert_contains(out, "fchmodat2=38\n");      /* above futex_waitv */
+    sup_assert_contains(out, "inet=0\n");
+    sup_assert_contains(out, "fork=1\n");
+    sup_assert_contains(out, "i386_getpid=0\n");
+    sup_assert_contains(out, "i386_keyctl=95\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* Without no_new_privs the filter is in before the ids change: a profile must allow what
@@ -631,8 +431,8 @@ static void test_profile_setup_syscalls(void **state)
 {
     struct fixture *f = *state;
     default_caps_plus(f, -1);
-    f->spec.process.uid = 1000;
-    f->spec.process.gid = 1000;
+    f->t.spec.process.uid = 1000;
+    f->t.spec.process.gid = 1000;
     const char *const base =
         "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 99, \"architectures\": "
         "[\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\"], \"syscalls\": "
@@ -657,13 +457,13 @@ static void test_profile_setup_syscalls(void **state)
     use_profile(f, json);
     char *argv[] = {"probe", NULL};
     int status;
-    char *out = run_argv(f, argv, &status);
+    char *out = sup_run_argv(&f->t, argv, &status);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("probe: status 0x%x, output: %s", (unsigned)status, out);
-    assert_contains(out, "keyctl=99\n");
-    assert_contains(out, "getpid=0\n");
-    assert_contains(out, "i386_getpid=0\n");
-    assert_contains(out, "i386_keyctl=99\n");
+    sup_assert_contains(out, "keyctl=99\n");
+    sup_assert_contains(out, "getpid=0\n");
+    sup_assert_contains(out, "i386_getpid=0\n");
+    sup_assert_contains(out, "i386_keyctl=99\n");
     free(out);
     /* without setresuid the setup itself fails, and says so */
     snprintf(json, sizeof(json), base, sanitizer);
@@ -671,11 +471,11 @@ static void test_profile_setup_syscalls(void **state)
     assert_non_null(hole);
     memmove(hole, hole + strlen("\"setresuid\", "), strlen(hole + strlen("\"setresuid\", ")) + 1);
     use_profile(f, json);
-    f->spec.process.argv = argv;
-    assert_int_equal(crisp_container_create(&f->spec, &f->c, &f->err), -99);
-    assert_contains(f->err.msg, "setresuid 1000");
-    assert_null(f->c);
-    check_clean();
+    f->t.spec.process.argv = argv;
+    assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -99);
+    sup_assert_contains(f->t.err.msg, "setresuid 1000");
+    assert_null(f->t.c);
+    sup_check_no_leftovers(box);
 }
 
 /* Docker's form: archMap, "name", includes/excludes decided by the capabilities. */
@@ -683,7 +483,7 @@ static void test_profile_docker_form(void **state)
 {
     struct fixture *f = *state;
     all_caps(f);
-    f->spec.hostname = "before";
+    f->t.spec.hostname = "before";
     const char *script = "hostname after; echo rc=$?";
     use_profile(f, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"archMap\": [{\"architecture\": "
                    "\"SCMP_ARCH_X86_64\", \"subArchitectures\": [\"SCMP_ARCH_X86\", "
@@ -692,18 +492,18 @@ static void test_profile_docker_form(void **state)
                    "\"sethostname\", \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 13, "
                    "\"includes\": {\"caps\": [\"CAP_SYS_ADMIN\"], \"arches\": [\"amd64\"], "
                    "\"minKernel\": \"4.8\"}, \"comment\": \"x\"}]}");
-    char *out = run_ok(f, script);
-    assert_contains(out, "Permission denied");
-    assert_contains(out, "rc=1\n");
+    char *out = sup_run_script_ok(&f->t, script);
+    sup_assert_contains(out, "Permission denied");
+    sup_assert_contains(out, "rc=1\n");
     free(out);
     use_profile(f, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": "
                    "[\"sethostname\"], \"action\": \"SCMP_ACT_ERRNO\", \"excludes\": {\"caps\": "
                    "[\"CAP_SYS_ADMIN\"]}}, {\"names\": [\"uname\"], \"action\": "
                    "\"SCMP_ACT_ERRNO\", \"includes\": {\"arches\": [\"s390x\"]}}]}");
-    out = run_ok(f, script);
-    assert_contains(out, "rc=0\n");
+    out = sup_run_script_ok(&f->t, script);
+    sup_assert_contains(out, "rc=0\n");
     free(out);
-    check_clean();
+    sup_check_no_leftovers(box);
 }
 
 /* ---- refusals ---- */
@@ -711,18 +511,18 @@ static void test_profile_docker_form(void **state)
 static void expect_refused(struct fixture *f, const char *json, const char *needle)
 {
     char *argv[] = {"true", NULL};
-    f->spec.process.argv = argv;
+    f->t.spec.process.argv = argv;
     use_profile(f, json);
-    int r = crisp_container_create(&f->spec, &f->c, &f->err);
-    if (r != -EINVAL || f->err.code != GRPC_STATUS_INVALID_ARGUMENT)
-        fail_msg("%s: got %d (%s)", json, r, f->err.msg);
-    if (!strstr(f->err.msg, needle))
-        fail_msg("%s: message \"%s\" lacks \"%s\"", json, f->err.msg, needle);
-    assert_null(f->c);
+    int r = crisp_container_create(&f->t.spec, &f->t.c, &f->t.err);
+    if (r != -EINVAL || f->t.err.code != GRPC_STATUS_INVALID_ARGUMENT)
+        fail_msg("%s: got %d (%s)", json, r, f->t.err.msg);
+    if (!strstr(f->t.err.msg, needle))
+        fail_msg("%s: message \"%s\" lacks \"%s\"", json, f->t.err.msg, needle);
+    assert_null(f->t.c);
     /* the same answer without a container */
     struct crisp_err err = {0};
-    assert_int_equal(crisp_seccomp_validate(&f->seccomp, &f->spec.process, &err), -EINVAL);
-    assert_string_equal(err.msg, f->err.msg);
+    assert_int_equal(crisp_seccomp_validate(&f->seccomp, &f->t.spec.process, &err), -EINVAL);
+    assert_string_equal(err.msg, f->t.err.msg);
 }
 
 static void test_bad_profiles_spawn_nothing(void **state)
@@ -801,16 +601,16 @@ static void test_bad_profiles_spawn_nothing(void **state)
 
     /* the kind itself */
     char *argv[] = {"true", NULL};
-    f->spec.process.argv = argv;
+    f->t.spec.process.argv = argv;
     f->seccomp = (struct crisp_seccomp){.kind = CRISP_SECCOMP_PROFILE};
-    f->spec.process.seccomp = &f->seccomp;
-    assert_int_equal(crisp_container_create(&f->spec, &f->c, &f->err), -EINVAL);
-    assert_contains(f->err.msg, "seccomp: profile missing");
+    f->t.spec.process.seccomp = &f->seccomp;
+    assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EINVAL);
+    sup_assert_contains(f->t.err.msg, "seccomp: profile missing");
     f->seccomp = (struct crisp_seccomp){.kind = (enum crisp_seccomp_kind)42};
-    assert_int_equal(crisp_container_create(&f->spec, &f->c, &f->err), -EINVAL);
-    assert_contains(f->err.msg, "seccomp: unknown kind");
-    assert_null(f->c);
-    check_clean();
+    assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EINVAL);
+    sup_assert_contains(f->t.err.msg, "seccomp: unknown kind");
+    assert_null(f->t.c);
+    sup_check_no_leftovers(box);
 }
 
 /* Checks without containers: good profiles pass, NULL is fine, the default table builds. */
@@ -850,21 +650,21 @@ static char *exec_out(struct fixture *f, pid_t pid, struct crisp_process *proc, 
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     char *cmd[] = {"sh", "-c", (char *)script, NULL};
     proc->argv = cmd;
-    proc->env = f->env;
+    proc->env = f->t.env;
     proc->stdin_fd = -1;
     proc->stdout_fd = p[1];
     proc->stderr_fd = p[1];
     struct crisp_exec_spec es = {.process = *proc};
     struct crisp_exec_result res;
-    int r = crisp_container_exec(pid, &es, &res, &f->err);
+    int r = crisp_container_exec(pid, &es, &res, &f->t.err);
     close(p[1]);
     if (r < 0)
         close(p[0]);
-    expect_ok(f, r, "exec");
-    track(f, res.pid);
-    char *out = read_all(p[0]);
+    sup_expect_ok(&f->t, r, "exec");
+    sup_track(&f->t, res.pid);
+    char *out = sup_read_all(p[0]);
     close(p[0]);
-    int status = wait_pid(f, res.pid);
+    int status = sup_wait_pid(&f->t, res.pid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("exec status 0x%x: %s", (unsigned)status, out);
     return out;
@@ -876,9 +676,9 @@ static void test_exec_gets_seccomp(void **state)
     /* the container itself: unconfined */
     all_caps(f);
     char *argv[] = {"sleep", "30", NULL};
-    f->spec.process.argv = argv;
+    f->t.spec.process.argv = argv;
     int fd;
-    pid_t pid = launch(f, &fd);
+    pid_t pid = sup_launch(&f->t, &fd);
     close(fd);
 
     size_t n;
@@ -886,28 +686,28 @@ static void test_exec_gets_seccomp(void **state)
     struct crisp_process proc = {
         .caps = def, .n_caps = n, .caps_set = true, .seccomp = &runtime_default};
     char *out = exec_out(f, pid, &proc, STATUS_SCRIPT "; probe");
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "keyctl=1\n");
-    assert_contains(out, "clone3=38\n");
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "keyctl=1\n");
+    sup_assert_contains(out, "clone3=38\n");
     free(out);
 
     struct crisp_seccomp deny = {.kind = CRISP_SECCOMP_PROFILE, .profile_json = DENY_SETHOSTNAME};
     proc = (struct crisp_process){.caps = f->caps,
-                                  .n_caps = f->spec.process.n_caps,
+                                  .n_caps = f->t.spec.process.n_caps,
                                   .caps_set = true,
                                   .seccomp = &deny,
                                   .no_new_privs = true};
     out = exec_out(f, pid, &proc, STATUS_SCRIPT "; hostname x; echo rc=$?");
-    assert_contains(out, "Seccomp:\t2\n");
-    assert_contains(out, "NoNewPrivs:\t1\n");
-    assert_contains(out, "Operation not permitted");
-    assert_contains(out, "rc=1\n");
+    sup_assert_contains(out, "Seccomp:\t2\n");
+    sup_assert_contains(out, "NoNewPrivs:\t1\n");
+    sup_assert_contains(out, "Operation not permitted");
+    sup_assert_contains(out, "rc=1\n");
     free(out);
 
-    proc =
-        (struct crisp_process){.caps = f->caps, .n_caps = f->spec.process.n_caps, .caps_set = true};
+    proc = (struct crisp_process){
+        .caps = f->caps, .n_caps = f->t.spec.process.n_caps, .caps_set = true};
     out = exec_out(f, pid, &proc, STATUS_SCRIPT);
-    assert_contains(out, "Seccomp:\t0\n");
+    sup_assert_contains(out, "Seccomp:\t0\n");
     free(out);
 
     /* a bad profile: refused before anything is spawned */
@@ -918,13 +718,13 @@ static void test_exec_gets_seccomp(void **state)
     proc.stdin_fd = proc.stdout_fd = proc.stderr_fd = -1;
     struct crisp_exec_spec es = {.process = proc};
     struct crisp_exec_result res;
-    assert_int_equal(crisp_container_exec(pid, &es, &res, &f->err), -EINVAL);
-    assert_int_equal(f->err.code, GRPC_STATUS_INVALID_ARGUMENT);
-    assert_contains(f->err.msg, "seccomp profile: line 1");
+    assert_int_equal(crisp_container_exec(pid, &es, &res, &f->t.err), -EINVAL);
+    assert_int_equal(f->t.err.code, GRPC_STATUS_INVALID_ARGUMENT);
+    sup_assert_contains(f->t.err.msg, "seccomp profile: line 1");
 
     kill(pid, SIGKILL);
-    wait_pid(f, pid);
-    check_clean();
+    sup_wait_pid(&f->t, pid);
+    sup_check_no_leftovers(box);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

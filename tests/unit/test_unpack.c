@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <linux/capability.h>
 #include <locale.h>
@@ -27,6 +26,8 @@
 
 #include "image/digest.h"
 #include "image/unpack.h"
+#include "support_fs.h"
+#include "support_fs.h"
 
 #define CANARY "canary\n"
 
@@ -89,19 +90,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     if (f->w)
         archive_write_free(f->w);
-    nftw(f->box, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sup_remove_tree(f->box);
     free(f->tar);
     free(f);
     return 0;
@@ -114,12 +108,6 @@ static char *repeat(char c, size_t n)
     memset(s, c, n);
     s[n] = '\0';
     return s;
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 /* ---- building layers ---- */
@@ -359,7 +347,7 @@ static void assert_refused(struct fixture *f, const char *want)
     if (r == 0)
         fail_msg("unpack succeeded, expected \"%s\"", want);
     assert_int_equal(f->err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(f->err.msg, want);
+    sup_assert_contains(f->err.msg, want);
     assert_box_untouched(f);
 }
 

@@ -2,8 +2,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -19,15 +19,11 @@
 
 #include "api.pb-c.h"
 #include "util/arena.h"
+#include "util/deadline.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!strstr(haystack, needle))
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
+#include "support_fs.h"
 
 static void assert_all_bytes(const void *p, size_t len, unsigned char value)
 {
@@ -341,18 +337,10 @@ static int tmpdir_setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int tmpdir_teardown(void **state)
 {
     struct tmpdir *t = *state;
-    int r = nftw(t->path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int r = sup_remove_tree(t->path);
     free(t);
     return r;
 }
@@ -456,7 +444,7 @@ static void test_write_into_missing_dir_fails(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_write_file_atomic(path, "x", 1, 0600, &err), -ENOENT);
     assert_int_equal(err.code, GRPC_STATUS_INTERNAL);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
     assert_int_equal(count_entries(t->path), 0);
 }
 
@@ -468,7 +456,7 @@ static void test_read_missing_file_is_enoent(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_read_file(path, 100, &out, NULL, &err), -ENOENT);
     assert_null(out);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
 }
 
 static void test_read_over_max_size_fails(void **state)
@@ -482,7 +470,7 @@ static void test_read_over_max_size_fails(void **state)
     int r = crisp_read_file(path, 5000, &out, NULL, &err);
     free(out);
     assert_int_equal(r, -EFBIG);
-    assert_contains(err.msg, path);
+    sup_assert_contains(err.msg, path);
     free(text);
 }
 
@@ -556,7 +544,7 @@ static void test_mkdir_p_through_regular_file_fails(void **state)
     write_or_fail(file, "x", 1, 0600);
     struct crisp_err err = {0};
     assert_int_equal(crisp_mkdir_p(path, 0755, &err), -ENOTDIR);
-    assert_contains(err.msg, "file");
+    sup_assert_contains(err.msg, "file");
 }
 
 static void test_mkdir_p_on_regular_file_fails(void **state)
@@ -567,7 +555,7 @@ static void test_mkdir_p_on_regular_file_fails(void **state)
     struct crisp_err err = {0};
     assert_int_equal(crisp_mkdir_p(file, 0755, &err), -ENOTDIR);
     assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
-    assert_contains(err.msg, file);
+    sup_assert_contains(err.msg, file);
 }
 
 /* ---- log levels ---- */
@@ -615,6 +603,55 @@ static void test_log_enabled_follows_level(void **state)
     crisp_log_set_level(CRISP_LOG_INFO);
 }
 
+/* ---- deadline ---- */
+
+static void test_poll_until_ready_fd(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() + 1000), 1);
+    /* ready counts even once the deadline has passed */
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() - 1), 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_poll_until_times_out_at_the_deadline(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int64_t start = crisp_monotonic_ms();
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, start + 100), -ETIMEDOUT);
+    int64_t took = crisp_monotonic_ms() - start;
+    assert_true(took >= 100 && took < 5000);
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, start), -ETIMEDOUT); /* already past */
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_poll_until_hangup_is_ready(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[1]); /* EOF: the caller's read sees it */
+    assert_int_equal(crisp_poll_until(p[0], POLLIN, crisp_monotonic_ms() + 1000), 1);
+    close(p[0]);
+}
+
+static void test_ms_until_clamps(void **state)
+{
+    (void)state;
+    int64_t now = crisp_monotonic_ms();
+    assert_int_equal(crisp_ms_until(now - 5), 0);
+    assert_int_equal(crisp_ms_until(INT64_MAX), INT_MAX);
+    int left = crisp_ms_until(now + 10000);
+    assert_true(left > 9000 && left <= 10000);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
@@ -651,6 +688,10 @@ int main(void)
         cmocka_unit_test(test_log_level_parse_known_names),
         cmocka_unit_test(test_log_level_parse_refuses_others),
         cmocka_unit_test(test_log_enabled_follows_level),
+        cmocka_unit_test(test_poll_until_ready_fd),
+        cmocka_unit_test(test_poll_until_times_out_at_the_deadline),
+        cmocka_unit_test(test_poll_until_hangup_is_ready),
+        cmocka_unit_test(test_ms_until_clamps),
         T(test_read_over_small_max_size_fails),
         T(test_read_file_of_exactly_max_size_succeeds),
     };

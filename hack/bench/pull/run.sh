@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR disable=SC2034
 # Cold and warm PullImage time of a ~200 MB, 6-layer image (busybox + 5 random
 # layers) from a local registry, crisp side by side with containerd (Debian's,
 # CRI plugin, overlayfs snapshotter) in the same run, through the same CRI
@@ -18,24 +19,15 @@
 #   PULLBENCH_LOG_DIR=DIR   copy the daemons' and registry's logs there on exit
 #   PULLBENCH_CRISP_LOG_LEVEL=warn  crispd's --log-level for the timed pulls
 #
-# Everything lives in one temp dir: the registry, each daemon's config, root,
-# state and socket.  containerd runs with its own config file there (never
-# /etc/containerd, /var/lib/containerd or /run/containerd), the plugins a pull
-# does not need disabled, CNI pointed at empty dirs in the temp dir, and its
-# stream server on 127.0.0.1.  On exit (also on failure or Ctrl-C) the daemons
-# and the registry this script started are stopped by PID, anything mounted
-# under the temp dir is unmounted, and the temp dir is removed.
+# Isolation and cleanup as in hack/bench/common.sh (shared with pod/ and
+# exec/, see pod/run.sh): everything in one temp dir, volatile state on a
+# tmpfs there, containerd with its own config file in a private mount
+# namespace (never /etc/containerd, /var/lib/containerd or /run/containerd),
+# every process, mount and cgroup removed on exit, also on failure or Ctrl-C.
+# crisp-monitor must sit next to CRISPD (common.sh copies both).
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 CRISPD" >&2
-    exit 2
-fi
-CRISPD=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/../../.." && pwd)
-PY=${PYTHON:-/usr/bin/python3}
-CRI="$HERE/cri.py"
 MB=${PULLBENCH_MB:-200}
 LAYERS=${PULLBENCH_LAYERS:-5}
 COLD_RUNS=${PULLBENCH_COLD_RUNS:-3}
@@ -43,112 +35,17 @@ WARM_RUNS=${PULLBENCH_WARM_RUNS:-5}
 PROFILE=${PULLBENCH_PROFILE:-auto}
 LOG_DIR=${PULLBENCH_LOG_DIR:-}
 CRISP_LOG_LEVEL=${PULLBENCH_CRISP_LOG_LEVEL:-warn}
+GOAL=0.7
 CACHE_ARGS=()
 [[ -n ${PULLBENCH_CACHE:-} ]] && CACHE_ARGS=(--cache "$PULLBENCH_CACHE")
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "$0: must run as root (containerd needs it)" >&2
-    exit 2
-fi
-if [[ ! -x $CRISPD ]]; then
-    echo "$0: $CRISPD is not an executable" >&2
-    exit 2
-fi
-# containerd (bench_pkgs) plus what the registry fixture and the client need
-# (test_pkgs); a no-op when everything is installed.
-"$REPO/hack/install-deps.sh" --test --bench
+BENCH=pullbench # and LOG_DIR, CRISP_LOG_LEVEL: read by common.sh
+# shellcheck source=../common.sh
+source "$HERE/../common.sh" "$@"
 
-BENCH_START=$SECONDS
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/crisp-pullbench.XXXXXX")
-RESULTS=$TMP/results.txt
+RESULTS=$TMP/results.txt # lines "<runtime> <what> <value>" for cri.py report
 : >"$RESULTS"
-REG_PID='' CRISP_PID='' CTD_PID=''
-CRISP_DIR=$TMP/crisp
-CTD_DIR=$TMP/containerd
-CRISP_LOG=$CRISP_DIR/crispd.log
-CTD_LOG=$CTD_DIR/containerd.log
-REG_LOG=$TMP/registry.out
-mkdir -p "$CRISP_DIR" "$CTD_DIR" "$TMP/reg" "$TMP/pb"
-
-HOST_PATHS=(/etc/containerd /var/lib/containerd /run/containerd)
-declare -A HOST_PATH_EXISTED
-for p in "${HOST_PATHS[@]}"; do
-    HOST_PATH_EXISTED[$p]=$([[ -e $p ]] && echo yes || echo no)
-done
 sort /proc/mounts >"$TMP/mounts.before"
-
-log() { echo "pull-bench: $*" >&2; }
-
-# stop_pid NAME PID: SIGTERM, SIGKILL after 15 s; reports an unclean exit.
-stop_pid() {
-    local name=$1 pid=$2 rc=0
-    [[ -n $pid ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || rc=$?
-    if [[ $rc -ne 0 ]]; then
-        log "$name (pid $pid) exited with status $rc"
-    fi
-}
-
-stop_crisp() { local p=$CRISP_PID; CRISP_PID=; stop_pid crispd "$p"; }
-stop_containerd() { local p=$CTD_PID; CTD_PID=; stop_pid containerd "$p"; }
-stop_registry() { local p=$REG_PID; REG_PID=; stop_pid registry "$p"; }
-
-# Mount points under $TMP, deepest first.
-mounts_under_tmp() {
-    awk -v t="$TMP/" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r
-}
-
-unmount_leftovers() {
-    local m
-    for m in $(mounts_under_tmp); do
-        log "unmounting leftover mount $m"
-        umount "$m" 2>/dev/null || umount -l "$m" || true
-    done
-}
-
-cleanup() {
-    local rc=$?
-    set +e
-    stop_crisp
-    stop_containerd
-    stop_registry
-    unmount_leftovers
-    if [[ -n $LOG_DIR ]]; then
-        mkdir -p "$LOG_DIR" && cp -f "$CRISP_LOG" "$CTD_LOG" "$REG_LOG" "$LOG_DIR"/ 2>/dev/null
-    fi
-    if [[ $rc -ne 0 ]]; then
-        local f
-        for f in "$CRISP_LOG" "$CTD_LOG" "$REG_LOG"; do
-            [[ -s $f ]] || continue
-            echo "--- last lines of $(basename "$f"):" >&2
-            tail -n 20 "$f" | cut -c1-400 >&2
-        done
-    fi
-    if [[ -n $(mounts_under_tmp) ]]; then
-        log "mounts remain under $TMP; NOT removing it:"
-        mounts_under_tmp >&2
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-die() {
-    log "$*"
-    exit 1
-}
 
 # -- registry -----------------------------------------------------------------
 
@@ -169,77 +66,10 @@ d = json.load(open(sys.argv[1]))
 b = d["images"]["big"]
 print(d["host"], b["ref"], b["config_digest"], b["extra"]["total_bytes"],
       len(b["layer_digests"]))' "$TMP/reg.json")
+    PAUSE=$IMAGE # containerd's sandbox_image: never pulled, no pod runs here
 }
 
-# -- daemons ------------------------------------------------------------------
-
-write_configs() {
-    cat >"$CRISP_DIR/crisp.json" <<EOF
-{
-  "registries": {
-    "$REG_HOST": { "mirrors": ["http://$REG_HOST"], "upstream": false }
-  }
-}
-EOF
-    # containerd 1.6 (config version 2).  Plugins a CRI pull needs are kept:
-    # content, metadata, overlayfs snapshotter, walking differ, gc, the
-    # services and the CRI plugin (which requires tasks-service and so both
-    # runtime plugins; they only create dirs under root and state here).
-    mkdir -p "$CTD_DIR/cni/bin" "$CTD_DIR/cni/conf" "$CTD_DIR/certs.d/$REG_HOST"
-    cat >"$CTD_DIR/config.toml" <<EOF
-version = 2
-root = "$CTD_DIR/root"
-state = "$CTD_DIR/state"
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.native",
-  "io.containerd.monitor.v1.cgroups",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.internal.v1.restart",
-  "io.containerd.internal.v1.tracing",
-  "io.containerd.tracing.processor.v1.otlp",
-]
-
-[grpc]
-  address = "$CTD_DIR/containerd.sock"
-[ttrpc]
-  address = "$CTD_DIR/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_tcp_service = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  disable_apparmor = true
-  max_concurrent_downloads = 3
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$CTD_DIR/cni/bin"
-    conf_dir = "$CTD_DIR/cni/conf"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$CTD_DIR/certs.d"
-EOF
-    cat >"$CTD_DIR/certs.d/$REG_HOST/hosts.toml" <<EOF
-server = "http://$REG_HOST"
-
-[host."http://$REG_HOST"]
-  capabilities = ["pull", "resolve"]
-EOF
-}
-
-socket_of() {
-    case $1 in
-    crisp) echo "$CRISP_DIR/crisp.sock" ;;
-    containerd) echo "$CTD_DIR/containerd.sock" ;;
-    esac
-}
+# -- daemons (configs, start and stop: common.sh) ------------------------------
 
 root_of() {
     case $1 in
@@ -248,32 +78,11 @@ root_of() {
     esac
 }
 
-pid_of() {
+state_of() {
     case $1 in
-    crisp) echo "$CRISP_PID" ;;
-    containerd) echo "$CTD_PID" ;;
+    crisp) echo "$CRISP_STATE" ;;
+    containerd) echo "$CTD_STATE" ;;
     esac
-}
-
-# start_runtime RT [CRISP_LOG_LEVEL]
-start_runtime() {
-    case $1 in
-    crisp)
-        "$CRISPD" --listen "$CRISP_DIR/crisp.sock" --root "$CRISP_DIR/root" \
-            --state "$CRISP_DIR/state" --config "$CRISP_DIR/crisp.json" \
-            --log-level "${2:-$CRISP_LOG_LEVEL}" </dev/null >/dev/null 2>>"$CRISP_LOG" &
-        CRISP_PID=$!
-        ;;
-    containerd)
-        containerd --config "$CTD_DIR/config.toml" --log-level warn \
-            </dev/null >>"$CTD_LOG" 2>&1 &
-        CTD_PID=$!
-        ;;
-    esac
-    if ! "$PY" "$CRI" wait --pb "$TMP/pb" --socket "$(socket_of "$1")" --timeout 30 \
-        --pid "$(pid_of "$1")" >/dev/null; then
-        die "$1 did not come up (no answer to Version within 30 s, or it exited)"
-    fi
 }
 
 stop_runtime() {
@@ -293,11 +102,12 @@ check_alive() {
 fresh_runtime() {
     local rt=$1 dir
     stop_runtime "$rt"
-    dir=$(dirname "$(root_of "$rt")")
-    if mounts_under_tmp | grep -qF "$dir/"; then
-        die "$rt left mounts under $dir: $(mounts_under_tmp | grep -F "$dir/" | tr '\n' ' ')"
-    fi
-    rm -rf "$dir/root" "$dir/state"
+    for dir in "$(root_of "$rt")" "$(state_of "$rt")"; do
+        if pod_mounts | grep -qF "$dir/"; then
+            die "$rt left mounts under $dir: $(pod_mounts | grep -F "$dir/" | tr '\n' ' ')"
+        fi
+        rm -rf "$dir"
+    done
     sync
     start_runtime "$rt" "${2:-$CRISP_LOG_LEVEL}"
 }
@@ -313,9 +123,11 @@ disk_mb() {
     du -sm "$(root_of "$1")" | cut -f1
 }
 
-# Mounts under $TMP (only the daemons started here mount there).
+# Mounts under $TMP (only the daemons started here mount there), in the host's
+# mount namespace and in containerd's, but the state tmpfs.
 new_mounts() {
-    awk -v t="$TMP/" 'index($2, t) == 1' /proc/mounts
+    pod_mounts
+    ctd_mounts
 }
 
 # Other mounts that appeared since the start: not attributable (anything on
@@ -349,34 +161,8 @@ warm_pulls() {
     log "$rt warm pulls done"
 }
 
-# Loopback/unix listeners of the processes this script started.
-listeners() {
-    local pids=() p
-    for p in "$REG_PID" "$CRISP_PID" "$CTD_PID"; do
-        [[ -n $p ]] || continue
-        pids+=("$p")
-        mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$p" || true)
-    done
-    local line bad=0 addr
-    while read -r line; do
-        for p in "${pids[@]}"; do
-            if [[ $line == *"pid=$p,"* ]]; then
-                addr=$(awk '{ print $1, $5 }' <<<"$line")
-                case $(awk '{ print $5 }' <<<"$line") in
-                127.0.0.1:* | "[::1]:"* | "$TMP"/*) echo "  $addr ($(ps -o comm= -p "$p"))" ;;
-                *)
-                    echo "  $addr ($(ps -o comm= -p "$p")) NOT LOOPBACK"
-                    bad=1
-                    ;;
-                esac
-            fi
-        done
-    done < <(ss -Hlnp -A inet,unix 2>/dev/null | awk '{ $1 = $1; print }')
-    return $bad
-}
-
 main() {
-    protoc --python_out="$TMP/pb" -I"$REPO/proto" "$REPO/proto/api.proto"
+    bench_prepare
     start_registry
     write_configs
     log "registry on $REG_HOST, image $IMAGE ($IMAGE_LAYERS layers, $IMAGE_BYTES bytes)"
@@ -403,12 +189,12 @@ main() {
     stop_crisp
     stop_containerd
     local leftover
-    leftover=$(mounts_under_tmp)
+    leftover=$(pod_mounts)
 
     echo
     echo "## Pull benchmark: crisp vs containerd"
     echo
-    echo "- crisp: $crisp_ver ($CRISPD)"
+    echo "- crisp: $crisp_ver ($CRISPD_SRC)"
     echo "- containerd: $ctd_ver (CRI plugin, overlayfs snapshotter, max_concurrent_downloads 3, both)"
     echo "- image: $IMAGE: $IMAGE_LAYERS layers, $((IMAGE_BYTES / 1000000)) MB compressed (random data, gzip)"
     echo "- registry: Debian docker-registry on $REG_HOST (plain http); client: cri.py (grpc python)"
@@ -437,20 +223,9 @@ main() {
     else
         echo "mounts left after stopping the daemons: none"
     fi
-    local p touched=""
-    for p in "${HOST_PATHS[@]}"; do
-        if [[ ${HOST_PATH_EXISTED[$p]} == no && -e $p ]]; then
-            touched+=" $p"
-        fi
-    done
-    if [[ -n $touched ]]; then
-        echo "WARNING: appeared during the bench:$touched"
-    fi
+    host_paths_report
 
-    local ratio missed=no
-    ratio=$("$PY" "$CRI" ratio "$RESULTS") || ratio=nan
-    awk -v r="$ratio" 'BEGIN { exit !(r + 0 > 0.7) }' && missed=yes
-    if [[ $PROFILE == 1 || ($PROFILE == auto && $missed == yes) ]]; then
+    if want_profile "$PY" "$CRI" ratio "$RESULTS"; then
         echo
         echo "### crisp cold pull at --log-level info"
         echo
