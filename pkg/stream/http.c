@@ -11,6 +11,7 @@
 
 #include "stream/net_io.h"
 #include "stream/token.h"
+#include "util/deadline.h"
 #include "util/mem.h"
 
 static int bad_request(struct crisp_err *err, const char *what)

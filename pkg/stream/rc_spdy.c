@@ -14,6 +14,7 @@
 #include "stream/session.h"
 #include "stream/spdy_conn.h"
 #include "stream/token.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "util/mem.h"
 

@@ -5,15 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/deadline.h"
 #include "util/ids.h"
 #include "util/mem.h"
-
-int64_t crisp_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void crisp_token_store_init(struct crisp_token_store *ts, int64_t ttl_seconds)
 {

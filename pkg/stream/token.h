@@ -30,4 +30,3 @@ int crisp_token_issue(struct crisp_token_store *ts, const struct crisp_stream_re
                       char token[CRISP_STREAM_TOKEN_LEN + 1], struct crisp_err *err);
 /* Removes and returns the request of a live token; NULL when unknown, used or expired. */
 struct crisp_stream_request *crisp_token_redeem(struct crisp_token_store *ts, const char *token);
-int64_t crisp_monotonic_ms(void);
