@@ -1,7 +1,9 @@
 """Integration fixtures: a real crispd on a temporary socket and state dir,
 and a CRI client built from proto/api.proto at test time."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ sys.path.insert(0, str(REPO / "hack"))  # the testreg fixtures
 
 def _generate_stubs():
     out = Path(tempfile.mkdtemp(prefix="crisp-pb2-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)  # the module stays imported
     subprocess.run(
         ["protoc", f"--python_out={out}", f"-I{REPO / 'proto'}", str(REPO / "proto" / "api.proto")],
         check=True,
