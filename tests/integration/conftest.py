@@ -216,8 +216,19 @@ def _leftover_mounts():
 def nothing_left_behind():
     """After the suite no process, mount or cgroup of the tests is left: what is
     found is cleaned up, and the suite fails naming it. The tests' pods use
-    cgroup_parent crisp-test-<pid>; crispd creates it like a kubelet would."""
+    cgroup_parent crisp-test-<pid>; crispd creates it like a kubelet would. Pods
+    without one use crispd's default parent "crisp": removed too, when this run
+    made it and it is empty (a concurrent run or a real crispd may be using it)."""
+    import glob
+    default_parents = set(glob.glob("/sys/fs/cgroup/*/crisp") + glob.glob("/sys/fs/cgroup/crisp"))
     yield
+    for top in set(glob.glob("/sys/fs/cgroup/*/crisp") + glob.glob("/sys/fs/cgroup/crisp")) - \
+            default_parents:
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
     procs = _leftover_processes()
     for pid in procs:
         try:
