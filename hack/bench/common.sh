@@ -537,6 +537,14 @@ bench_start() {
     start_runtime containerd
 }
 
+# Both runtimes down, then the total time, at the end of a report.
+bench_finish() {
+    stop_crisp
+    stop_containerd
+    echo
+    echo "bench time: $((SECONDS - BENCH_START)) s"
+}
+
 # The host, for the report.
 host_line() {
     echo "- host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), cgroup $(stat -fc %T /sys/fs/cgroup | sed 's/tmpfs/v1 (hybrid)/; s/cgroup2fs/v2/'), temp dir on $(df --output=fstype "$TMP" | tail -1); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

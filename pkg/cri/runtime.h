@@ -33,7 +33,7 @@ struct crisp_runtime {
     struct crisp_ctr_env ctr_env;
     struct crisp_network net; /* CNI */
     bool have_net;
-    struct crisp_stream_server *stream; /* set by main once the streaming server runs */
+    struct crisp_stream_server *stream;   /* set by main once the streaming server runs */
     struct crisp_stats stats;             /* usage sampler (pkg/stats) */
     struct crisp_exit_watch exit_watch;   /* notices containers exiting on their own */
     struct crisp_metrics_server *metrics; /* NULL: metrics_address is "" */

@@ -88,6 +88,13 @@ void sup_ctr_stop(struct sup_ctr *t)
     t->c = NULL;
 }
 
+void sup_ctr_set_caps(struct sup_ctr *t, const int *caps, size_t n)
+{
+    t->spec.process.caps = caps;
+    t->spec.process.n_caps = n;
+    t->spec.process.caps_set = true;
+}
+
 void sup_ctr_cleanup(struct sup_ctr *t)
 {
     sup_ctr_stop(t);

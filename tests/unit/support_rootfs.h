@@ -42,6 +42,8 @@ void sup_ctr_stop(struct sup_ctr *t);
 /* sup_ctr_stop, then removes the dir. */
 void sup_ctr_cleanup(struct sup_ctr *t);
 
+/* The spec's process gets exactly these capabilities (caps_set). */
+void sup_ctr_set_caps(struct sup_ctr *t, const int *caps, size_t n);
 void sup_track(struct sup_ctr *t, pid_t pid);
 int sup_wait_pid(struct sup_ctr *t, pid_t pid); /* the wait status */
 void sup_kill_wait(struct sup_ctr *t, pid_t pid);

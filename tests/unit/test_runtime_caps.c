@@ -137,13 +137,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void set_caps(struct fixture *f, const int *caps, size_t n)
-{
-    f->t.spec.process.caps = caps;
-    f->t.spec.process.n_caps = n;
-    f->t.spec.process.caps_set = true;
-}
-
 /* ---- the name table ---- */
 
 static void test_cap_names(void **state)
@@ -211,7 +204,7 @@ static void test_default_caps_as_root(void **state)
     struct fixture *f = *state;
     size_t n;
     const int *caps = crisp_cap_default_set(&n);
-    set_caps(f, caps, n);
+    sup_ctr_set_caps(&f->t, caps, n);
     char *out = sup_run_script_ok(&f->t, STATUS_SCRIPT);
     uint64_t m = default_mask();
     expect_caps(out, m, m, m, m);
@@ -225,7 +218,7 @@ static void test_default_caps_as_user(void **state)
     struct fixture *f = *state;
     size_t n;
     const int *caps = crisp_cap_default_set(&n);
-    set_caps(f, caps, n);
+    sup_ctr_set_caps(&f->t, caps, n);
     f->t.spec.process.uid = 1000;
     f->t.spec.process.gid = 1000;
     char *out = sup_run_script_ok(&f->t, STATUS_SCRIPT);
@@ -239,7 +232,7 @@ static void test_all_caps(void **state)
     struct fixture *f = *state;
     int all[CRISP_CAP_MAX];
     size_t n = crisp_cap_all(all, CRISP_CAP_MAX);
-    set_caps(f, all, n);
+    sup_ctr_set_caps(&f->t, all, n);
     f->t.spec.hostname = "before";
     char *out = sup_run_script_ok(&f->t, STATUS_SCRIPT "; hostname after && hostname");
     uint64_t m = own_bounding_set();
@@ -252,7 +245,7 @@ static void test_all_caps(void **state)
 static void test_no_caps(void **state)
 {
     struct fixture *f = *state;
-    set_caps(f, NULL, 0);
+    sup_ctr_set_caps(&f->t, NULL, 0);
     f->t.spec.hostname = "before";
     int status;
     char *out =
@@ -302,14 +295,14 @@ static void test_bad_caps_spawn_nothing(void **state)
     char *argv[] = {"true", NULL};
     f->t.spec.process.argv = argv;
     const int unknown[] = {CAP_CHOWN, 63};
-    set_caps(f, unknown, 2);
+    sup_ctr_set_caps(&f->t, unknown, 2);
     assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EINVAL);
     assert_int_equal(f->t.err.code, GRPC_STATUS_INVALID_ARGUMENT);
     sup_assert_contains(f->t.err.msg, "capability 63");
     const int negative[] = {-1};
-    set_caps(f, negative, 1);
+    sup_ctr_set_caps(&f->t, negative, 1);
     assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EINVAL);
-    set_caps(f, NULL, 3);
+    sup_ctr_set_caps(&f->t, NULL, 3);
     assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EINVAL);
     f->t.spec.process.caps = unknown; /* caps without caps_set */
     f->t.spec.process.n_caps = 1;
@@ -324,7 +317,7 @@ static void test_bad_caps_spawn_nothing(void **state)
             lacking = c;
     if (lacking >= 0) {
         const int want[] = {CAP_CHOWN, lacking};
-        set_caps(f, want, 2);
+        sup_ctr_set_caps(&f->t, want, 2);
         assert_int_equal(crisp_container_create(&f->t.spec, &f->t.c, &f->t.err), -EPERM);
         assert_int_equal(f->t.err.code, GRPC_STATUS_PERMISSION_DENIED);
         char name[CRISP_CAP_NAME_MAX];
@@ -488,7 +481,7 @@ static void test_exec_gets_caps_and_no_new_privs(void **state)
 {
     struct fixture *f = *state;
     /* the container itself: no capabilities at all */
-    set_caps(f, NULL, 0);
+    sup_ctr_set_caps(&f->t, NULL, 0);
     f->t.spec.process.no_new_privs = true;
     char *argv[] = {"sleep", "30", NULL};
     f->t.spec.process.argv = argv;

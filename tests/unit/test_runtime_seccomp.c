@@ -155,13 +155,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void set_caps(struct fixture *f, const int *caps, size_t n)
-{
-    f->t.spec.process.caps = caps;
-    f->t.spec.process.n_caps = n;
-    f->t.spec.process.caps_set = true;
-}
-
 /* The 14 defaults, plus extra when >= 0. */
 static void default_caps_plus(struct fixture *f, int extra)
 {
@@ -170,12 +163,12 @@ static void default_caps_plus(struct fixture *f, int extra)
     memcpy(f->caps, def, n * sizeof(*def));
     if (extra >= 0)
         f->caps[n++] = extra;
-    set_caps(f, f->caps, n);
+    sup_ctr_set_caps(&f->t, f->caps, n);
 }
 
 static void all_caps(struct fixture *f)
 {
-    set_caps(f, f->caps, crisp_cap_all(f->caps, CRISP_CAP_MAX));
+    sup_ctr_set_caps(&f->t, f->caps, crisp_cap_all(f->caps, CRISP_CAP_MAX));
 }
 
 static void use_profile(struct fixture *f, const char *json)

@@ -101,10 +101,7 @@ main() {
         profile_crisp
         echo '```'
     fi
-    stop_crisp
-    stop_containerd
-    echo
-    echo "bench time: $((SECONDS - BENCH_START)) s"
+    bench_finish
 }
 
 main

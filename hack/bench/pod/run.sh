@@ -171,10 +171,7 @@ main() {
         tail -n "+$from" "$CRISP_LOG" | cut -c1-300
         echo '```'
     fi
-    stop_crisp
-    stop_containerd
-    echo
-    echo "bench time: $((SECONDS - BENCH_START)) s"
+    bench_finish
 }
 
 main
