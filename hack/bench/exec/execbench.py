@@ -5,7 +5,7 @@ of hack/bench/exec/run.sh; pods, images and the client are podbench.py's).
 Commands:
     bench --pb DIR --crisp SOCK --containerd SOCK --image REF
           --cgroup-parent P --logs DIR --out JSON [--runs N] [--warmup N]
-        one host-network pod per runtime with a busybox container running
+        one pod per runtime on the bench's CNI network with a busybox container running
         `sleep 3600`; then for each command (`true`, `echo hello`) warmup +
         runs ExecSync calls per runtime, interleaved call by call (which
         runtime goes first alternating); every call must exit 0 with the

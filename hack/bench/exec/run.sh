@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR disable=SC2034
 # ExecSync latency (the exec probe path), crisp side by side with containerd +
 # runc in the same run, through the same CRI client, in a running busybox
-# container of each (`sleep 3600`, a host-network pod).  Not a test: `make
+# container of each (`sleep 3600`, a pod on the bench's CNI network, as the
+# pod benchmark's).  Not a test: `make
 # bench-exec` runs it.  Needs root.  The registry, both daemons, isolation and
 # cleanup are hack/bench/common.sh's (the same as the pod benchmark's).
 #
@@ -29,6 +30,7 @@ PROFILE=${EXECBENCH_PROFILE:-auto}
 LOG_DIR=${EXECBENCH_LOG_DIR:-}
 CRISP_LOG_LEVEL=${EXECBENCH_CRISP_LOG_LEVEL:-warn}
 GOAL=0.3
+BENCH_CNI=yes # podbench.py's pods have their own netns: both runtimes need a network
 BENCH=execbench
 # shellcheck source=../common.sh
 source "$HERE/../common.sh" "$@"
@@ -85,7 +87,7 @@ main() {
     echo
     echo "- crisp: $CRISP_VER ($CRISPD_SRC, copied into the temp dir), log level $CRISP_LOG_LEVEL"
     echo "- containerd: $CTD_VER (CRI plugin, io.containerd.runc.v2 shim), runc $RUNC_VER, log level warn"
-    echo "- container: $IMAGE (hack/testreg busybox) running \`sleep 3600\` in a host-network pod, cgroup_parent $CG_PARENT (cgroupfs), one per runtime"
+    echo "- container: $IMAGE (hack/testreg busybox) running \`sleep 3600\` in a pod on the bench's CNI network, cgroup_parent $CG_PARENT (cgroupfs), one per runtime"
     host_line
     echo "- client: execbench.py (podbench.py's grpc python client); times are client-side wall clock per ExecSync call"
     echo
