@@ -3,6 +3,7 @@
  * Exit status: 0 after the container ended (exit.json written), 1 when the setup failed
  * (reported on fd 3), 2 for bad usage. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 
 #include "monitor/monitor.h"
 #include "pod/pod_init.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #ifndef CRISP_VERSION
@@ -24,12 +26,14 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-    "Usage: crisp-monitor --dir DIR [--log-level LEVEL]\n"
+    "Usage: crisp-monitor [--detach] --dir DIR [--log-level LEVEL]\n"
     "       crisp-monitor --pod-init\n"
     "\n"
     "Runs and watches one container for crispd: DIR holds spec.json; the monitor writes\n"
     "pid, monitor.pid, monitor.sock and, when the container has exited, exit.json there.\n"
     "fd 3, when open, receives one line: \"ok <pid>\" or \"error <code> <message>\".\n"
+    "--detach: fork first and let the started process exit, so the monitor is nobody's\n"
+    "child (crispd starts it so in a new session).\n"
     "\n"
     "--pod-init: pid 1 of a pod's shared PID namespace (started by crispd): waits for a\n"
     "byte on fd 3, then reaps orphans until killed.\n";
@@ -52,6 +56,24 @@ static void sanitize_fds(void)
     }
 }
 
+/* Forks; the parent exits 0 at once (its parent, crispd, reaps it), the child goes on as the
+ * monitor. Cheap here: the monitor is small and static, unlike crispd. */
+static int detach_from_parent(int report_fd)
+{
+    pid_t pid = fork();
+    if (pid > 0)
+        _exit(0);
+    if (pid == 0)
+        return 0;
+    char line[128];
+    int n = snprintf(line, sizeof(line), "error %d crisp-monitor: fork: %s\n",
+                     (int)GRPC_STATUS_INTERNAL, strerror(errno));
+    if (report_fd >= 0 && n > 0 && write(report_fd, line, (size_t)n) < 0) {
+        /* nobody to tell */
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     sanitize_fds();
@@ -59,10 +81,11 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"dir", required_argument, NULL, 'd'}, {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},   {"pod-init", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},      {"detach", no_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
-    bool pod_init = false;
+    bool pod_init = false, detach = false;
     enum crisp_log_level level;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -79,6 +102,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             pod_init = true;
+            break;
+        case 'D':
+            detach = true;
             break;
         case 'V':
             printf("crisp-monitor %s\n", CRISP_VERSION);
@@ -97,6 +123,8 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }
+    if (detach && detach_from_parent(report_fd) < 0)
+        return 1;
     umask(022);
     if (chdir("/") < 0) {
         /* "/" always exists; nothing to do if it does not */

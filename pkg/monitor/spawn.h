@@ -1,6 +1,7 @@
 /* Starting crisp-monitor from crispd:
  *
- *     crispd ──fork──▶ child ──setsid, fork──▶ crisp-monitor --dir <dir>   (child exits at once)
+ *     crispd ──posix_spawn, setsid──▶ crisp-monitor --detach --dir <dir> ──fork──▶ monitor
+ *                                      (the first process exits at once)
  *
  * The monitor is an orphan (reparented to init or the nearest subreaper) in its own session, so
  * it survives crispd restarts. Its fd 3 is the write end of a pipe on which it reports exactly
@@ -11,8 +12,8 @@
  * stdin and stdout are /dev/null; stderr is the caller's (the monitor logs there); every other
  * fd is closed, the signal mask is emptied and the environment is PATH only. <dir> must hold
  * spec.json (monitor/spec.h); the monitor writes <dir>/monitor.pid first thing, then <dir>/pid
- * and <dir>/monitor.sock before it reports ok. Safe to call from a multi-threaded process (only
- * async-signal-safe calls between fork and execve). */
+ * and <dir>/monitor.sock before it reports ok. Safe to call from a multi-threaded process
+ * (posix_spawn: nothing runs between the vfork and the execve but the fd and signal set-up). */
 #pragma once
 
 #include <sys/types.h>

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "util/cleanup.h"
 #include "util/deadline.h"
 #include "util/mem.h"
+#include "util/spawnattr.h"
 
 #define STDOUT_MAX  (1u << 20)
 #define STDERR_KEEP 2048
@@ -77,19 +79,12 @@ static int spawn(const char *path, char *const argv[], char *const env[], int fd
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
     posix_spawn_file_actions_adddup2(&fa, fds[0][0], 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1][1], 1);
     posix_spawn_file_actions_adddup2(&fa, fds[2][1], 2);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
+    crisp_spawnattr_init_clean(&at, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETPGROUP);
     int r = posix_spawn(pid, path, &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -213,9 +208,11 @@ static bool pump(struct child *c, struct io *io, long long deadline)
     return true;
 }
 
-/* Waits for the plugin until the deadline; kills its group past it. */
+/* Waits for the plugin until the deadline (woken by its pidfd the moment it exits: it often
+ * closes its output just before); kills its group past it. */
 static bool reap(pid_t pid, long long deadline, int *status)
 {
+    _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* our unreaped child */
     for (;;) {
         pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
@@ -226,8 +223,10 @@ static bool reap(pid_t pid, long long deadline, int *status)
                 ;
             return false;
         }
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        if (pidfd < 0 || crisp_poll_until(pidfd, POLLIN, deadline) < 0) { /* no pidfd: < 5.3 */
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 

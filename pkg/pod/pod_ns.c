@@ -5,17 +5,15 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -49,55 +47,10 @@ static int loopback_up(void)
     return r;
 }
 
-static void close_fds_between(unsigned first, unsigned last)
+/* Bind-mounts <src_dir>/<type> (a /proc ns dir) onto a new file dir/<type>. */
+static int pin_from(const char *src_dir, const char *dir, const char *type, struct crisp_err *err)
 {
-    if (first > last)
-        return;
-    if (syscall(SYS_close_range, first, last, 0) == 0)
-        return;
-    for (unsigned fd = first; fd <= last && fd < 65536; fd++) /* no close_range (< 5.9) */
-        close((int)fd);
-}
-
-/* Closes every fd >= 3 but a and b. The wait for the parent's EOF needs it: a
- * helper that another thread forks at the same moment inherits this one's pipe
- * ends (close-on-exec does not apply, nothing execs), and this one inherits
- * its ends; each would wait for the other forever. */
-static void close_fds_but(int a, int b)
-{
-    unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
-    close_fds_between(3, lo - 1);
-    close_fds_between(lo + 1, hi - 1);
-    close_fds_between(hi + 1, ~0U);
-}
-
-/* Runs in the forked child: only async-signal-safe calls. Reports a step
- * number and errno through the pipe, then waits until the parent has pinned
- * the namespaces (it closes its end). */
-static __attribute__((noreturn)) void child_main(const struct crisp_pod_ns_request *req,
-                                                 int report_fd, int wait_fd)
-{
-    close_fds_but(report_fd, wait_fd); /* among them the parent's ends of both pipes */
-    int flags = (req->net ? CLONE_NEWNET : 0) | (req->ipc ? CLONE_NEWIPC : 0) |
-                (req->uts ? CLONE_NEWUTS : 0);
-    int result[2] = {0, 0};
-    if (unshare(flags) < 0)
-        result[0] = 1, result[1] = errno;
-    else if (req->uts && sethostname(req->hostname, strlen(req->hostname)) < 0)
-        result[0] = 2, result[1] = errno;
-    else if (req->net && (result[1] = -loopback_up()) != 0)
-        result[0] = 3;
-    if (write(report_fd, result, sizeof(result)) != sizeof(result))
-        _exit(1);
-    char c;
-    while (read(wait_fd, &c, 1) < 0 && errno == EINTR) {
-    }
-    _exit(0);
-}
-
-int crisp_pod_ns_pin(pid_t pid, const char *dir, const char *type, struct crisp_err *err)
-{
-    _cleanup_free_ char *src = crisp_xasprintf("/proc/%d/ns/%s", (int)pid, type);
+    _cleanup_free_ char *src = crisp_xasprintf("%s/%s", src_dir, type);
     _cleanup_free_ char *dst = crisp_xasprintf("%s/%s", dir, type);
     int fd = open(dst, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
     if (fd < 0)
@@ -108,27 +61,43 @@ int crisp_pod_ns_pin(pid_t pid, const char *dir, const char *type, struct crisp_
     return 0;
 }
 
-static const char *const step_names[] = {"", "unshare", "sethostname", "bring loopback up"};
-
-static int pin_all(const struct crisp_pod_ns_request *req, pid_t pid, int report_fd,
-                   struct crisp_err *err)
+int crisp_pod_ns_pin(pid_t pid, const char *dir, const char *type, struct crisp_err *err)
 {
-    int result[2];
-    ssize_t n;
-    while ((n = read(report_fd, result, sizeof(result))) < 0 && errno == EINTR) {
-    }
-    if (n != sizeof(result))
-        return crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO,
-                            "pod namespace helper died before reporting");
-    if (result[0])
-        return crisp_syserrf(err, result[1], "pod namespaces: %s", step_names[result[0]]);
+    _cleanup_free_ char *src_dir = crisp_xasprintf("/proc/%d/ns", (int)pid);
+    return pin_from(src_dir, dir, type, err);
+}
+
+struct ns_thread {
+    const struct crisp_pod_ns_request *req;
+    struct crisp_err err;
+    int result;
+};
+
+/* A thread of its own unshares the namespaces (net, ipc and uts are per
+ * thread), fills them and pins them from /proc/thread-self, then ends: no
+ * other thread of crispd ever runs in them, and no fork of crispd's whole
+ * address space is needed (a fork + exit cost milliseconds here). */
+static void *ns_thread_main(void *arg)
+{
+    struct ns_thread *t = arg;
+    const struct crisp_pod_ns_request *req = t->req;
+    int flags = (req->net ? CLONE_NEWNET : 0) | (req->ipc ? CLONE_NEWIPC : 0) |
+                (req->uts ? CLONE_NEWUTS : 0);
+    int r;
+    if (unshare(flags) < 0)
+        r = crisp_syserrf(&t->err, errno, "pod namespaces: unshare");
+    else if (req->uts && sethostname(req->hostname, strlen(req->hostname)) < 0)
+        r = crisp_syserrf(&t->err, errno, "pod namespaces: sethostname \"%s\"", req->hostname);
+    else if (req->net && (r = loopback_up()) < 0)
+        r = crisp_syserrf(&t->err, -r, "pod namespaces: bring loopback up");
+    else
+        r = 0;
     bool want[] = {req->net, req->ipc, req->uts};
-    for (size_t i = 0; i < 3; i++) {
-        int r = want[i] ? crisp_pod_ns_pin(pid, req->dir, ns_types[i], err) : 0;
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    for (size_t i = 0; i < 3 && r == 0; i++)
+        if (want[i])
+            r = pin_from("/proc/thread-self/ns", req->dir, ns_types[i], &t->err);
+    t->result = r;
+    return NULL;
 }
 
 int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err *err)
@@ -136,31 +105,18 @@ int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err
     int r = crisp_mkdir_p(req->dir, 0700, err);
     if (r < 0)
         return r;
-    int report[2], hold[2];
-    if (pipe2(report, O_CLOEXEC) < 0)
-        return crisp_syserrf(err, errno, "pipe");
-    if (pipe2(hold, O_CLOEXEC) < 0) {
-        close(report[0]);
-        close(report[1]);
-        return crisp_syserrf(err, errno, "pipe");
-    }
-    pid_t pid = fork();
-    if (pid == 0)
-        child_main(req, report[1], hold[0]);
-    close(report[1]);
-    close(hold[0]);
-    r = pid < 0 ? crisp_syserrf(err, errno, "fork pod namespace helper")
-                : pin_all(req, pid, report[0], err);
-    close(report[0]);
-    close(hold[1]); /* lets the child exit */
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    if (r < 0) {
+    struct ns_thread t = {.req = req};
+    pthread_t thread;
+    int e = pthread_create(&thread, NULL, ns_thread_main, &t);
+    if (e != 0)
+        return crisp_syserrf(err, e, "start the pod namespace thread");
+    pthread_join(thread, NULL);
+    if (t.result < 0) {
+        *err = t.err;
         struct crisp_err ignored;
         crisp_pod_ns_remove(req->dir, &ignored);
     }
-    return r;
+    return t.result;
 }
 
 bool crisp_pod_ns_pinned(const char *dir, const char *type)

@@ -1,6 +1,6 @@
 /* A pod's shared namespaces, pinned by bind-mounting /proc/<pid>/ns/<type>
  * onto files under the pod's ns/ directory, so no process has to live for
- * them. A short-lived child creates them, sets the hostname, brings lo up. */
+ * them. A short-lived thread creates them, sets the hostname, brings lo up. */
 #pragma once
 
 #include <stdbool.h>

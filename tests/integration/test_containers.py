@@ -263,6 +263,43 @@ def test_containers_survive_a_crispd_kill(registry, crispd_factory):
     c.close()
 
 
+def children_of(pid):
+    """The children of every thread of a process."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out += open(f"/proc/{pid}/task/{tid}/children").read().split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return out
+
+
+def proc_stat(pid):
+    """(state, ppid, session) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[3])
+
+
+def test_monitor_is_detached_from_crispd(registry, client, crispd, pod):
+    """crispd starts each monitor in a session of its own and the monitor forks away from its
+    first process: it is not crispd's child (it outlives crispd), not a session leader (no
+    controlling terminal), and crispd keeps no zombie of it."""
+    image = registry.images["busybox"].ref
+    cids = [create(client, pod, ctr_config(image, name=f"d{i}", command=["sleep", "60"]))
+            for i in range(3)]
+    for cid in cids:
+        mon = int((crispd.state / "containers" / cid / "monitor.pid").read_text())
+        _, ppid, sid = proc_stat(mon)
+        assert ppid != crispd.proc.pid
+        assert sid != mon and sid != os.getsid(crispd.proc.pid)
+        with open(f"/proc/{mon}/cmdline") as f:
+            assert f.read().split("\0")[:2] == ["crisp-monitor", "--detach"]
+    assert [c for c in children_of(crispd.proc.pid) if proc_stat(c)[0] == "Z"] == []
+    for cid in cids:
+        client.call("RemoveContainer", container_id=cid, timeout=30)
+
+
 def run_and_log(client, crispd, pod, image, name, command, **kw):
     cid = create(client, pod, ctr_config(image, name=name, command=command, **kw))
     client.call("StartContainer", container_id=cid)
@@ -389,11 +426,8 @@ def test_exec_sync_refuses_bad_requests(client, running, registry, pod):
 def test_exec_sync_leaves_no_zombies(client, running, crispd):
     for _ in range(10):
         exec_sync(client, running, ["true"])
-    children = [l for l in open(f"/proc/{crispd.proc.pid}/task/{crispd.proc.pid}/children")
-                .read().split()]
-    for child in children:
-        state = open(f"/proc/{child}/stat").read().split(")")[1].split()[0]
-        assert state != "Z", f"zombie child {child} of crispd"
+    for child in children_of(crispd.proc.pid):
+        assert proc_stat(child)[0] != "Z", f"zombie child {child} of crispd"
 
 
 def test_reopen_container_log_after_rotation(registry, client, crispd, pod):

@@ -76,6 +76,24 @@ def test_pod_has_its_own_network_uts_and_ipc_namespaces(client, crispd):
     assert not pod_dir.exists()
 
 
+def test_crispd_threads_stay_in_the_hosts_namespaces(client, crispd):
+    """The pod namespaces are made by a short-lived thread of crispd: none of crispd's threads
+    may be left in them (a worker in a pod's netns would run the next pod's CNI there)."""
+    pods = [run(client, name=f"t{i}", uid=f"u{i}", hostname=f"h{i}") for i in range(4)]
+    pod_ns = {os.stat(crispd.state / "pods" / p / "ns" / t).st_ino
+              for p in pods for t in ("net", "ipc", "uts")}
+    assert len(pod_ns) == 12
+    host = {t: os.stat(f"/proc/self/ns/{t}").st_ino for t in ("net", "ipc", "uts")}
+    tasks = os.listdir(f"/proc/{crispd.proc.pid}/task")
+    for tid in tasks:
+        for t in ("net", "ipc", "uts"):
+            ino = os.stat(f"/proc/{crispd.proc.pid}/task/{tid}/ns/{t}").st_ino
+            assert ino == host[t], f"crispd thread {tid} is in {t} namespace {ino}"
+    for p in pods:
+        client.call("RemovePodSandbox", pod_sandbox_id=p)
+    assert mounts_under(crispd.state) == []
+
+
 def test_dns_config_becomes_resolv_conf(client, crispd):
     dns = api_pb2.DNSConfig(servers=["10.96.0.10", "fd00::10"],
                             searches=["default.svc.cluster.local", "svc.cluster.local"],

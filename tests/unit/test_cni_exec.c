@@ -1,6 +1,6 @@
 /* Running CNI plugins (pkg/network/cni_exec.c) with small shell plugins:
  * the environment and stdin they get, error objects, crashes, garbage,
- * timeouts and missing binaries. */
+ * timeouts, late exits and missing binaries. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>
@@ -38,6 +38,9 @@ static const struct {
     {"silent", "#!/bin/sh\nexit 0\n"},
     {"slow", "#!/bin/sh\nexec sleep 30\n"},
     {"noread", "#!/bin/sh\necho '{\"cniVersion\":\"1.0.0\"}'\n"},
+    /* close their output first, then exit late or never */
+    {"late", "#!/bin/sh\ncat >/dev/null\nexec >&- 2>&-\nsleep 0.3\nexit 4\n"},
+    {"linger", "#!/bin/sh\ncat >/dev/null\nexec >&- 2>&-\nexec sleep 30\n"},
 };
 
 static int setup(void **state)
@@ -145,6 +148,16 @@ static void test_timeout_kills_the_plugin(void **state)
     assert_true(b.tv_sec - a.tv_sec < 5);
 }
 
+/* The exit status counts, not the end of the output: a plugin that closes its stdout and
+ * stderr and exits later is waited for, until the timeout. */
+static void test_exit_after_the_output_closed(void **state)
+{
+    (void)state;
+    failed("late", 5, GRPC_STATUS_INTERNAL, "CNI plugin late ADD exited with status 4");
+    failed("linger", 1, GRPC_STATUS_DEADLINE_EXCEEDED,
+           "CNI plugin linger ADD did not finish within 1 s (cni_plugin_timeout_seconds)");
+}
+
 static void test_silent_and_non_reading_plugins(void **state)
 {
     (void)state;
@@ -170,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_failures_say_what_happened),
         cmocka_unit_test(test_timeout_kills_the_plugin),
         cmocka_unit_test(test_silent_and_non_reading_plugins),
+        cmocka_unit_test(test_exit_after_the_output_closed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
