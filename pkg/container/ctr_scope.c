@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@ static int spawn_holder(pid_t *pid, struct crisp_err *err)
     if (p == 0) { /* dies with crispd, should crispd die mid-create */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
             _exit(1);
+        /* It never execs: without this it would hold, until killed, every pipe end another
+         * thread had open at the fork (a CNI plugin's stdin would never reach EOF). */
+        syscall(SYS_close_range, 3, ~0U, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

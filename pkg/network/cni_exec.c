@@ -56,12 +56,7 @@ int crisp_cni_find_plugin(const struct crisp_cni_plugin_dirs *dirs, const char *
                         type, joined);
 }
 
-struct child {
-    pid_t pid;
-    int in, out, errfd; /* our ends */
-};
-
-static void close_child_fds(struct child *c)
+static void close_child_fds(struct crisp_cni_proc *c)
 {
     int *fds[] = {&c->in, &c->out, &c->errfd};
     for (size_t i = 0; i < 3; i++)
@@ -94,7 +89,7 @@ static int spawn(const char *path, char *const argv[], char *const env[], int fd
 }
 
 static int start(const char *path, const char *type, const struct crisp_cni_invocation *inv,
-                 const char *cni_path, struct child *c, struct crisp_err *err)
+                 const char *cni_path, struct crisp_cni_proc *c, struct crisp_err *err)
 {
     int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     int r = 0;
@@ -167,7 +162,7 @@ static bool drain(int fd, struct io *io, bool is_stdout)
     }
 }
 
-static void feed(struct child *c, struct io *io)
+static void feed(struct crisp_cni_proc *c, struct io *io)
 {
     while (io->in_off < io->in_len) {
         ssize_t n = write(c->in, io->in + io->in_off, io->in_len - io->in_off);
@@ -185,7 +180,7 @@ static void feed(struct child *c, struct io *io)
 
 /* Moves the config in and the output out until both outputs close or the
  * deadline passes. Returns false on timeout. */
-static bool pump(struct child *c, struct io *io, long long deadline)
+static bool pump(struct crisp_cni_proc *c, struct io *io, long long deadline)
 {
     while (c->out >= 0 || c->errfd >= 0) {
         struct pollfd p[3] = {{c->in, POLLOUT, 0}, {c->out, POLLIN, 0}, {c->errfd, POLLIN, 0}};
@@ -279,27 +274,50 @@ static int parse_output(const char *type, const struct crisp_cni_invocation *inv
     return 0;
 }
 
-int crisp_cni_exec(const struct crisp_cni_plugin_dirs *dirs, const char *type,
-                   const struct crisp_cni_invocation *inv, const json_t *config, json_t **result,
-                   struct crisp_err *err)
+int crisp_cni_start(const struct crisp_cni_plugin_dirs *dirs, const char *type,
+                    const struct crisp_cni_invocation *inv, struct crisp_cni_proc *p,
+                    struct crisp_err *err)
 {
-    *result = NULL;
+    *p = (struct crisp_cni_proc){.pid = -1, .in = -1, .out = -1, .errfd = -1};
     _cleanup_free_ char *path = NULL;
     int r = crisp_cni_find_plugin(dirs, type, &path, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *cni_path = bin_path(dirs);
+    r = start(path, type, inv, cni_path, p, err);
+    if (r == 0)
+        p->type = crisp_xstrdup(type);
+    return r;
+}
+
+void crisp_cni_cancel(struct crisp_cni_proc *p)
+{
+    close_child_fds(p);
+    if (p->pid > 0) {
+        kill(-p->pid, SIGKILL);
+        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    free(p->type);
+    p->type = NULL;
+    p->pid = -1;
+}
+
+int crisp_cni_finish(const struct crisp_cni_plugin_dirs *dirs,
+                     const struct crisp_cni_invocation *inv, struct crisp_cni_proc *p,
+                     const json_t *config, json_t **result, struct crisp_err *err)
+{
+    *result = NULL;
     _cleanup_free_ char *stdin_text = json_dumps(config, JSON_COMPACT);
-    struct child c = {-1, -1, -1, -1};
-    r = start(path, type, inv, cni_path, &c, err);
-    if (r < 0)
-        return r;
+    _cleanup_free_ char *type = crisp_steal_ptr(p->type);
     struct io io = {.in = stdin_text, .in_len = strlen(stdin_text)};
     long long deadline = crisp_monotonic_ms() + (long long)dirs->timeout_seconds * 1000;
     int status = 0;
-    bool in_time = pump(&c, &io, deadline);
-    close_child_fds(&c);
-    in_time = reap(c.pid, in_time ? deadline : 0, &status) && in_time;
+    bool in_time = pump(p, &io, deadline);
+    close_child_fds(p);
+    in_time = reap(p->pid, in_time ? deadline : 0, &status) && in_time;
+    p->pid = -1;
+    int r;
     if (!in_time)
         r = crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
                          "CNI plugin %s %s did not finish within %d s "
@@ -311,4 +329,14 @@ int crisp_cni_exec(const struct crisp_cni_plugin_dirs *dirs, const char *type,
         r = parse_output(type, inv, &io, result, err);
     free(io.out);
     return r;
+}
+
+int crisp_cni_exec(const struct crisp_cni_plugin_dirs *dirs, const char *type,
+                   const struct crisp_cni_invocation *inv, const json_t *config, json_t **result,
+                   struct crisp_err *err)
+{
+    *result = NULL;
+    struct crisp_cni_proc p;
+    int r = crisp_cni_start(dirs, type, inv, &p, err);
+    return r < 0 ? r : crisp_cni_finish(dirs, inv, &p, config, result, err);
 }

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/err.h"
 
@@ -27,6 +28,28 @@ struct crisp_cni_invocation {
 /* Finds the plugin binary; FAILED_PRECONDITION naming the dirs when missing. */
 int crisp_cni_find_plugin(const struct crisp_cni_plugin_dirs *dirs, const char *type, char **path,
                           struct crisp_err *err);
+
+/* A plugin started before its config is known: it waits reading its stdin (plugins read the
+ * whole config before they look at CNI_NETNS or anything else), so its start-up (exec, the Go
+ * runtime) overlaps what the caller still has to do, such as making the netns. */
+struct crisp_cni_proc {
+    pid_t pid;
+    int in, out, errfd; /* our ends of its stdin, stdout, stderr */
+    char *type;
+};
+
+/* Starts the plugin with the invocation's environment; *p is valid (for finish or cancel) only
+ * when 0 is returned. */
+int crisp_cni_start(const struct crisp_cni_plugin_dirs *dirs, const char *type,
+                    const struct crisp_cni_invocation *inv, struct crisp_cni_proc *p,
+                    struct crisp_err *err);
+/* Gives a started plugin its config and waits for it (the timeout counts from here); then
+ * as crisp_cni_exec. Always ends *p. */
+int crisp_cni_finish(const struct crisp_cni_plugin_dirs *dirs,
+                     const struct crisp_cni_invocation *inv, struct crisp_cni_proc *p,
+                     const json_t *config, json_t **result, struct crisp_err *err);
+/* Kills (its whole process group) and reaps a started plugin that never got its config. */
+void crisp_cni_cancel(struct crisp_cni_proc *p);
 
 /* Runs the plugin with config on stdin. On success *result is its stdout as
  * JSON (NULL when it printed nothing, as DEL may). A failed plugin gives its

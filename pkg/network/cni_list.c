@@ -26,9 +26,21 @@ static const char *plugin_type(const json_t *plugin)
     return json_string_value(json_object_get(plugin, "type"));
 }
 
-int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
-                       const json_t *capabilities, const struct crisp_cni_invocation *inv,
-                       json_t **result, struct crisp_err *err)
+int crisp_cni_list_start_first(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
+                               const struct crisp_cni_invocation *inv, struct crisp_cni_proc *first,
+                               struct crisp_err *err)
+{
+    const json_t *plugin = json_array_get(json_object_get(list, "plugins"), 0);
+    if (!plugin)
+        return crisp_errorf(err, GRPC_STATUS_FAILED_PRECONDITION, EINVAL,
+                            "CNI network \"%s\" has no plugins",
+                            json_string_value(json_object_get(list, "name")));
+    return crisp_cni_start(dirs, plugin_type(plugin), inv, first, err);
+}
+
+int crisp_cni_list_add_started(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
+                               const json_t *capabilities, const struct crisp_cni_invocation *inv,
+                               struct crisp_cni_proc *first, json_t **result, struct crisp_err *err)
 {
     const json_t *plugins = json_object_get(list, "plugins");
     _cleanup_json_ json_t *prev = NULL;
@@ -36,7 +48,8 @@ int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *l
         const json_t *plugin = json_array_get(plugins, i);
         _cleanup_json_ json_t *conf = crisp_cni_plugin_config(list, plugin, capabilities, prev);
         json_t *out = NULL;
-        int r = crisp_cni_exec(dirs, plugin_type(plugin), inv, conf, &out, err);
+        int r = i == 0 && first ? crisp_cni_finish(dirs, inv, first, conf, &out, err)
+                                : crisp_cni_exec(dirs, plugin_type(plugin), inv, conf, &out, err);
         if (r == 0 && !json_is_object(out))
             r = crisp_errorf(err, GRPC_STATUS_INTERNAL, EPROTO,
                              "CNI plugin %s ADD printed no result object", plugin_type(plugin));
@@ -49,6 +62,13 @@ int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *l
     }
     *result = crisp_steal_ptr(prev);
     return 0;
+}
+
+int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
+                       const json_t *capabilities, const struct crisp_cni_invocation *inv,
+                       json_t **result, struct crisp_err *err)
+{
+    return crisp_cni_list_add_started(dirs, list, capabilities, inv, NULL, result, err);
 }
 
 int crisp_cni_list_check(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,

@@ -166,40 +166,104 @@ static void undo_add(struct crisp_network *net, const char *pod_id, const json_t
                   del_err.msg);
 }
 
-int crisp_network_attach(struct crisp_network *net, const struct crisp_network_pod *pod,
-                         char ***ips, size_t *n_ips, struct crisp_err *err)
+struct crisp_network_add {
+    char *pod_id, *netns;
+    json_t *record;
+    struct crisp_cni_proc first;
+};
+
+static void add_free(struct crisp_network_add *add)
 {
-    _cleanup_json_ json_t *record = NULL;
-    *ips = NULL;
-    *n_ips = 0;
+    free(add->pod_id);
+    free(add->netns);
+    json_decref(add->record);
+    free(add);
+}
+
+static struct crisp_cni_invocation add_invocation(const struct crisp_network_add *add)
+{
+    struct crisp_cni_invocation inv = invocation("ADD", add->pod_id, add->record);
+    inv.netns = add->netns; /* not made yet when the first plugin starts */
+    return inv;
+}
+
+int crisp_network_attach_begin(struct crisp_network *net, const struct crisp_network_pod *pod,
+                               struct crisp_network_add **out, struct crisp_err *err)
+{
+    *out = NULL;
+    json_t *record = NULL;
     int r = new_record(net, pod, &record, err);
-    if (r == 0)
-        r = crisp_net_record_save(net->records_dir, pod->id, record, err);
     if (r < 0)
         return r;
-    struct crisp_cni_invocation inv = invocation("ADD", pod->id, record);
-    inv.netns = pod->netns;
-    json_t *result = NULL;
+    struct crisp_network_add *add = crisp_xcalloc(1, sizeof(*add));
+    add->pod_id = crisp_xstrdup(pod->id);
+    add->netns = crisp_xstrdup(pod->netns);
+    add->record = record;
+    r = crisp_net_record_save(net->records_dir, pod->id, record, err);
+    struct crisp_cni_invocation inv = add_invocation(add);
+    if (r == 0)
+        r = crisp_cni_list_start_first(&net->dirs, json_object_get(record, "conflist"), &inv,
+                                       &add->first, err);
+    if (r < 0) {
+        struct crisp_err ignored;
+        crisp_net_record_remove(net->records_dir, pod->id, &ignored); /* nothing was added */
+        add_free(add);
+        return r;
+    }
+    *out = add;
+    return 0;
+}
+
+void crisp_network_attach_cancel(struct crisp_network *net, struct crisp_network_add *add)
+{
+    if (!add)
+        return;
+    crisp_cni_cancel(&add->first); /* it never had its config: nothing was added */
+    struct crisp_err err;
+    if (crisp_net_record_remove(net->records_dir, add->pod_id, &err) < 0)
+        log_warn("network", "%s: %s (a DEL will release it)", add->pod_id, err.msg);
+    add_free(add);
+}
+
+int crisp_network_attach_finish(struct crisp_network *net, struct crisp_network_add *add,
+                                char ***ips, size_t *n_ips, struct crisp_err *err)
+{
+    *ips = NULL;
+    *n_ips = 0;
+    struct crisp_cni_invocation inv = add_invocation(add);
+    json_t *record = add->record, *result = NULL;
     const json_t *list = json_object_get(record, "conflist");
-    r = crisp_cni_list_add(&net->dirs, list, json_object_get(record, "capabilities"), &inv, &result,
-                           err);
+    int r = crisp_cni_list_add_started(&net->dirs, list, json_object_get(record, "capabilities"),
+                                       &inv, &add->first, &result, err);
     if (r == 0) {
         json_object_set_new(record, "result", result);
         r = ips_of(result, json_string_value(json_object_get(list, "name")), ips, n_ips, err);
     }
     if (r == 0)
-        r = crisp_net_record_save(net->records_dir, pod->id, record, err);
+        r = crisp_net_record_save(net->records_dir, add->pod_id, record, err);
     if (r < 0) {
-        undo_add(net, pod->id, record);
+        undo_add(net, add->pod_id, record);
         for (size_t i = 0; *ips && i < *n_ips; i++)
             free((*ips)[i]);
         free(*ips);
         *ips = NULL;
-        return r;
+        *n_ips = 0;
+    } else {
+        log_info("network", "%s: attached to network \"%s\" with %s", add->pod_id,
+                 json_string_value(json_object_get(list, "name")), *n_ips ? (*ips)[0] : "no IP");
     }
-    log_info("network", "%s: attached to network \"%s\" with %s", pod->id,
-             json_string_value(json_object_get(list, "name")), *n_ips ? (*ips)[0] : "no IP");
-    return 0;
+    add_free(add);
+    return r;
+}
+
+int crisp_network_attach(struct crisp_network *net, const struct crisp_network_pod *pod,
+                         char ***ips, size_t *n_ips, struct crisp_err *err)
+{
+    struct crisp_network_add *add;
+    *ips = NULL;
+    *n_ips = 0;
+    int r = crisp_network_attach_begin(net, pod, &add, err);
+    return r < 0 ? r : crisp_network_attach_finish(net, add, ips, n_ips, err);
 }
 
 int crisp_network_check(struct crisp_network *net, const char *pod_id, struct crisp_err *err)

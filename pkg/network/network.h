@@ -65,6 +65,16 @@ void crisp_network_refresh(struct crisp_network *net);
  * plugins made is deleted again (or left recorded for a later DEL). */
 int crisp_network_attach(struct crisp_network *net, const struct crisp_network_pod *pod,
                          char ***ips, size_t *n_ips, struct crisp_err *err);
+/* The same ADD in two steps, so the first plugin starts up while the caller makes the netns:
+ * begin persists the record and starts the first plugin (the netns need not exist yet);
+ * finish runs the list into pod->netns (then as attach); cancel, instead of finish, kills the
+ * waiting plugin and drops the record. finish and cancel free add. */
+struct crisp_network_add;
+int crisp_network_attach_begin(struct crisp_network *net, const struct crisp_network_pod *pod,
+                               struct crisp_network_add **add, struct crisp_err *err);
+int crisp_network_attach_finish(struct crisp_network *net, struct crisp_network_add *add,
+                                char ***ips, size_t *n_ips, struct crisp_err *err);
+void crisp_network_attach_cancel(struct crisp_network *net, struct crisp_network_add *add);
 /* CHECK of an attachment; NOT_FOUND when the pod has none. */
 int crisp_network_check(struct crisp_network *net, const char *pod_id, struct crisp_err *err);
 /* DEL; no record is success. On failure the record stays for a retry. */

@@ -108,7 +108,9 @@ static void unlist(struct crisp_pod_store *ps, struct crisp_pod *pod)
     pthread_mutex_unlock(&ps->lock);
 }
 
-/* Namespaces, files, and the READY state, each persisted before the next. */
+/* Namespaces, files, and the READY state, each persisted before the next. The CNI ADD's first
+ * plugin is started before the namespaces are made: its start-up (exec, the Go runtime) and
+ * theirs overlap. */
 static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct crisp_err *err)
 {
     int r = crisp_mkdir_p(pod->dir, 0711, err);
@@ -116,6 +118,9 @@ static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct cris
         r = crisp_pod_save_config(pod, err);
     if (r == 0)
         r = crisp_pod_save_state(pod, err);
+    struct crisp_network_add *add = NULL;
+    if (r == 0)
+        r = crisp_pod_net_begin(ps, pod, &add, err);
     bool host_net = crisp_pod_ns_mode(pod, 'n') == RUNTIME__V1__NAMESPACE_MODE__NODE;
     bool host_ipc = crisp_pod_ns_mode(pod, 'i') == RUNTIME__V1__NAMESPACE_MODE__NODE;
     _cleanup_free_ char *ns_dir = crisp_xasprintf("%s/ns", pod->dir);
@@ -132,7 +137,9 @@ static int create(struct crisp_pod_store *ps, struct crisp_pod *pod, struct cris
         r = crisp_pod_shm_create(pod->dir, err);
     _cleanup_free_ char *ip = NULL;
     if (r == 0)
-        r = crisp_pod_net_up(ps, pod, &ip, err); /* CNI ADD into the pinned netns */
+        r = crisp_pod_net_finish(ps, add, &ip, err); /* into the pinned netns */
+    else
+        crisp_pod_net_cancel(ps, add);
     if (r == 0)
         r = crisp_pod_files_write(pod->dir, pod->config, pod->hostname, host_net, ip, err);
     if (r == 0 && crisp_pod_ns_mode(pod, 'p') == RUNTIME__V1__NAMESPACE_MODE__POD)

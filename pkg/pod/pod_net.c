@@ -8,17 +8,26 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-int crisp_pod_net_up(struct crisp_pod_store *ps, struct crisp_pod *pod, char **ip,
-                     struct crisp_err *err)
+int crisp_pod_net_begin(struct crisp_pod_store *ps, struct crisp_pod *pod,
+                        struct crisp_network_add **add, struct crisp_err *err)
 {
-    *ip = NULL;
+    *add = NULL;
     if (!ps->net || crisp_pod_ns_mode(pod, 'n') == RUNTIME__V1__NAMESPACE_MODE__NODE)
         return 0;
     _cleanup_free_ char *netns = crisp_xasprintf("%s/ns/net", pod->dir);
     struct crisp_network_pod np = {.id = pod->id, .netns = netns, .config = pod->config};
+    return crisp_network_attach_begin(ps->net, &np, add, err);
+}
+
+int crisp_pod_net_finish(struct crisp_pod_store *ps, struct crisp_network_add *add, char **ip,
+                         struct crisp_err *err)
+{
+    *ip = NULL;
+    if (!add)
+        return 0;
     char **ips = NULL;
     size_t n = 0;
-    int r = crisp_network_attach(ps->net, &np, &ips, &n, err);
+    int r = crisp_network_attach_finish(ps->net, add, &ips, &n, err);
     if (r < 0)
         return r;
     *ip = n ? crisp_xstrdup(ips[0]) : NULL;
@@ -26,6 +35,12 @@ int crisp_pod_net_up(struct crisp_pod_store *ps, struct crisp_pod *pod, char **i
         free(ips[i]);
     free(ips);
     return 0;
+}
+
+void crisp_pod_net_cancel(struct crisp_pod_store *ps, struct crisp_network_add *add)
+{
+    if (add)
+        crisp_network_attach_cancel(ps->net, add);
 }
 
 void crisp_pod_net_down(struct crisp_pod_store *ps, struct crisp_pod *pod)

@@ -500,6 +500,26 @@ def test_a_broken_plugin_fails_the_pod_and_leaves_nothing(crispd_factory, workdi
         n.cleanup()
 
 
+def test_a_pod_failing_before_its_netns_is_ready_leaves_no_plugin_behind(net):
+    """The first plugin is started before the netns is made; a pod that fails in between
+    (here: a sysctl its namespaces do not have) kills it before it had its config and leaves
+    no process, record, address or link."""
+    before = leak_counts(net)
+    cfg = pod_config("early")
+    cfg.linux.sysctls["net.ipv4.no_such_thing"] = "1"
+    with pytest.raises(grpc.RpcError) as e:
+        run_pod(net.client, cfg)
+    assert "no such sysctl" in e.value.details()
+    assert leak_counts(net) == before
+    crispd_children = []
+    for tid in os.listdir(f"/proc/{net.d.proc.pid}/task"):
+        with open(f"/proc/{net.d.proc.pid}/task/{tid}/children") as f:
+            crispd_children += f.read().split()
+    assert crispd_children == []  # no plugin left running or unreaped
+    del cfg.linux.sysctls["net.ipv4.no_such_thing"]
+    assert pod_ip(net.client, run_pod(net.client, cfg))  # the name was freed for a retry
+
+
 def test_twenty_pods_leave_no_leak(net):
     warm = pod_config("warm", port_mappings=[  # portmap's shared chains exist from here on
         api_pb2.PortMapping(protocol=api_pb2.TCP, container_port=80, host_port=HOST_PORT)])

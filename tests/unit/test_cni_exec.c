@@ -1,6 +1,6 @@
 /* Running CNI plugins (pkg/network/cni_exec.c) with small shell plugins:
  * the environment and stdin they get, error objects, crashes, garbage,
- * timeouts, late exits and missing binaries. */
+ * timeouts, late exits, plugins started before their config, missing binaries. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>
@@ -85,6 +85,16 @@ static int run(const char *type, int timeout, json_t *config, json_t **out, stru
     return crisp_cni_exec(&dirs, type, &inv, config, out, err);
 }
 
+/* The echo plugin's output says how many bytes of config it read: all of them. */
+static void assert_read_whole_config_and_free(json_t *out, json_t *config)
+{
+    char *text = json_dumps(config, JSON_COMPACT);
+    assert_int_equal(json_integer_value(json_object_get(out, "len")), strlen(text));
+    free(text);
+    json_decref(out);
+    json_decref(config);
+}
+
 static void test_plugin_gets_the_cni_environment_and_config(void **state)
 {
     (void)state;
@@ -102,11 +112,7 @@ static void test_plugin_gets_the_cni_environment_and_config(void **state)
     snprintf(want_path, sizeof(want_path), "/nonexistent:%s", dir);
     assert_string_equal(json_string_value(json_object_get(out, "path")), want_path);
     assert_string_equal(json_string_value(json_object_get(out, "home")), "unset");
-    char *text = json_dumps(config, JSON_COMPACT);
-    assert_int_equal(json_integer_value(json_object_get(out, "len")), strlen(text));
-    free(text);
-    json_decref(out);
-    json_decref(config);
+    assert_read_whole_config_and_free(out, config);
 }
 
 static void failed(const char *type, int timeout, grpc_status_code code, const char *want)
@@ -158,6 +164,33 @@ static void test_exit_after_the_output_closed(void **state)
            "CNI plugin linger ADD did not finish within 1 s (cni_plugin_timeout_seconds)");
 }
 
+/* Started first, given the config later (what RunPodSandbox does while it makes the netns), or
+ * cancelled: then killed and reaped without ever reading a config. */
+static void test_started_plugin_finishes_or_is_cancelled(void **state)
+{
+    (void)state;
+    struct crisp_cni_plugin_dirs dirs = {bin_dirs, 2, 5};
+    struct crisp_cni_proc p;
+    struct crisp_err err = {0};
+    assert_int_equal(crisp_cni_start(&dirs, "echo", &inv, &p, &err), 0);
+    usleep(50 * 1000);
+    json_t *config = json_pack("{s:s, s:s}", "cniVersion", "1.0.0", "name", "later");
+    json_t *out = NULL;
+    assert_int_equal(crisp_cni_finish(&dirs, &inv, &p, config, &out, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(out, "netns")), "/run/netns/x");
+    assert_read_whole_config_and_free(out, config);
+
+    assert_int_equal(crisp_cni_start(&dirs, "echo", &inv, &p, &err), 0);
+    pid_t pid = p.pid;
+    crisp_cni_cancel(&p);
+    assert_int_equal(kill(pid, 0), -1); /* killed and reaped: no zombie either */
+    assert_int_equal(errno, ESRCH);
+    assert_int_equal(p.in, -1);
+
+    assert_int_not_equal(crisp_cni_start(&dirs, "missing", &inv, &p, &err), 0);
+    assert_int_equal(err.code, GRPC_STATUS_FAILED_PRECONDITION);
+}
+
 static void test_silent_and_non_reading_plugins(void **state)
 {
     (void)state;
@@ -184,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_timeout_kills_the_plugin),
         cmocka_unit_test(test_silent_and_non_reading_plugins),
         cmocka_unit_test(test_exit_after_the_output_closed),
+        cmocka_unit_test(test_started_plugin_finishes_or_is_cancelled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
