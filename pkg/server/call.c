@@ -9,11 +9,13 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-struct crisp_call *crisp_call_new(grpc_completion_queue *cq, void *app)
+struct crisp_call *crisp_call_new(grpc_completion_queue *cq, void *app, atomic_int *live)
 {
     struct crisp_call *c = crisp_xcalloc(1, sizeof(*c));
     c->cq = cq;
     c->app = app;
+    c->live = live;
+    atomic_fetch_add(live, 1);
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->request_metadata);
     crisp_arena_init(&c->arena);
@@ -42,7 +44,9 @@ void crisp_call_unref(struct crisp_call *c)
     crisp_arena_release(&c->arena);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    atomic_int *live = c->live;
     free(c);
+    atomic_fetch_sub(live, 1);
 }
 
 void *crisp_call_app(struct crisp_call *call)

@@ -36,6 +36,7 @@ struct crisp_call {
     grpc_slice status_details;
     int client_cancelled; /* filled by TAG_CLOSE */
     atomic_int refs;
+    atomic_int *live;         /* the server's count of calls not yet freed */
     atomic_bool closed;       /* TAG_CLOSE completed */
     bool headers_sent;        /* initial metadata: with the first message or the status */
     atomic_bool batch_failed; /* a batch failed: the client is gone */
@@ -47,8 +48,9 @@ struct crisp_call {
     struct crisp_call *next; /* work queue link */
 };
 
-/* A fresh call holding one reference, for grpc_server_request_call. */
-struct crisp_call *crisp_call_new(grpc_completion_queue *cq, void *app);
+/* A fresh call holding one reference, for grpc_server_request_call; *live counts it until it
+ * is freed. */
+struct crisp_call *crisp_call_new(grpc_completion_queue *cq, void *app, atomic_int *live);
 void crisp_call_unref(struct crisp_call *c);
 
 /* TAG_NEW succeeded: posts the receive and the close watch. */

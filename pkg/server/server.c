@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "server/call_internal.h"
 #include "server/listen_lock.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -39,6 +41,7 @@ struct crisp_server {
     void *app;
     atomic_bool stopping;
     int shutdown_tag;
+    atomic_int live_calls; /* requested or running, not yet freed */
     /* guarded by lock */
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -94,7 +97,7 @@ static void *worker_main(void *arg)
 
 static void request_call(struct crisp_server *srv)
 {
-    struct crisp_call *c = crisp_call_new(srv->cq, srv->app);
+    struct crisp_call *c = crisp_call_new(srv->cq, srv->app, &srv->live_calls);
     grpc_call_error e =
         grpc_server_request_call(srv->server, &c->call, &c->details, &c->request_metadata, srv->cq,
                                  srv->cq, &c->tags[TAG_NEW]);
@@ -296,27 +299,36 @@ int crisp_server_start(const struct crisp_server_options *opts, struct crisp_ser
     return 0;
 }
 
-/* Caller holds srv->lock. False on timeout. */
-static bool wait_shutdown_locked(struct crisp_server *srv, const struct timespec *deadline)
+/* True once every call is answered and freed (the requests left outstanding fail at the
+ * shutdown and go too). Caller holds srv->lock. */
+static bool calls_done_locked(struct crisp_server *srv)
 {
-    while (!srv->shutdown_done)
-        if (pthread_cond_timedwait(&srv->changed, &srv->lock, deadline) == ETIMEDOUT)
-            return srv->shutdown_done;
-    return true;
+    return atomic_load(&srv->live_calls) == 0 && srv->own_thread_calls == 0;
 }
 
-/* Stops taking calls and waits for in-flight ones up to the timeout, then
- * cancels what is left. Needs the event loop running. */
+/* Stops taking calls and waits for in-flight ones up to the timeout, then cancels what is
+ * left. grpc reports the shutdown only once every connection is gone too, and a client may
+ * keep an idle one open after the GOAWAY: once no call is left, the connections are dropped
+ * (grpc_server_cancel_all_calls disconnects them). Needs the event loop running. */
 static void drain_calls(struct crisp_server *srv)
 {
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += srv->shutdown_timeout_seconds;
+    int64_t deadline = crisp_monotonic_ms() + srv->shutdown_timeout_seconds * 1000;
     pthread_mutex_lock(&srv->lock);
-    if (!wait_shutdown_locked(srv, &deadline)) {
-        log_warn("server", "calls still running after %llds; cancelling them",
-                 srv->shutdown_timeout_seconds);
+    while (!srv->shutdown_done && !calls_done_locked(srv) && crisp_monotonic_ms() < deadline) {
+        struct timespec slice;
+        clock_gettime(CLOCK_REALTIME, &slice);
+        slice.tv_nsec += 20 * 1000 * 1000; /* the call count has no signal of its own */
+        if (slice.tv_nsec >= 1000000000L) {
+            slice.tv_sec++;
+            slice.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->changed, &srv->lock, &slice);
+    }
+    if (!srv->shutdown_done) {
+        if (!calls_done_locked(srv))
+            log_warn("server", "calls still running after %llds; cancelling them",
+                     srv->shutdown_timeout_seconds);
         grpc_server_cancel_all_calls(srv->server);
         while (!srv->shutdown_done)
             pthread_cond_wait(&srv->changed, &srv->lock);

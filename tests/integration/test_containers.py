@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import socket
+import threading
 import time
 
 import grpc
@@ -360,6 +361,24 @@ def running(registry, client, pod):
 def exec_sync(client, cid, cmd, timeout=0):
     req = api_pb2.ExecSyncRequest(container_id=cid, cmd=cmd, timeout=timeout)
     return client.call("ExecSync", req, timeout=60)
+
+
+def test_sigterm_lets_a_call_in_flight_finish(client, running, crispd):
+    """SIGTERM stops taking calls but answers those in flight (up to shutdown_timeout_seconds)
+    before crispd exits; the container runs on."""
+    result = {}
+
+    def slow():
+        result["r"] = exec_sync(client, running, ["sh", "-c", "sleep 1; echo done"])
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    assert crispd.stop(signal.SIGTERM, timeout=20) == 0
+    t.join(timeout=10)
+    assert result["r"].exit_code == 0 and result["r"].stdout == b"done\n"
+    crispd.start()  # the fixtures remove the pod through it
+    assert status(client, running).state == api_pb2.CONTAINER_RUNNING
 
 
 def test_status_reports_user_and_resources(registry, client, pod):

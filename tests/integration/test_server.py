@@ -196,6 +196,19 @@ def test_sigterm_with_calls_in_flight_exits_cleanly(crispd):
     assert "stopping" in crispd.log()
 
 
+def test_sigterm_does_not_wait_for_idle_connections(crispd):
+    """A client that keeps its connection open after its calls (kubelets and crictl's library
+    do) does not hold up the stop: once no call is left, crispd drops the connections
+    instead of waiting for the client to close them after the GOAWAY (~5 s for grpc C-core
+    clients, up to shutdown_timeout_seconds for others)."""
+    c = crispd.client()
+    c.call("Version")
+    t0 = time.monotonic()
+    assert crispd.stop(signal.SIGTERM, timeout=20) == 0
+    assert time.monotonic() - t0 < 3
+    c.close()
+
+
 def test_sigint_stops_too(crispd):
     assert crispd.stop(signal.SIGINT) == 0
     assert not crispd.socket.exists()
