@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "container/ctr_cgroup.h"
@@ -23,6 +22,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/wait_file.h"
 
 #define MONITOR_TIMEOUT_MS 30000
 
@@ -331,15 +331,7 @@ int crisp_ctr_start(const struct crisp_ctr_env *env, const char *id, struct cris
 /* Waits until the monitor has recorded the exit, up to timeout_ms. */
 static bool wait_exited(struct crisp_ctr *c, int timeout_ms)
 {
-    _cleanup_free_ char *path = crisp_xasprintf("%s/exit.json", c->dir);
-    for (int waited = 0;; waited += 10) {
-        if (access(path, F_OK) == 0)
-            return true;
-        if (waited >= timeout_ms)
-            return false;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    return crisp_wait_for_file(c->dir, "exit.json", timeout_ms);
 }
 
 /* Signal, grace period, SIGKILL. Caller holds c->lock. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/wait_file.h"
 #include "support_fs.h"
 
 static void assert_all_bytes(const void *p, size_t len, unsigned char value)
@@ -652,6 +654,49 @@ static void test_ms_until_clamps(void **state)
     assert_true(left > 9000 && left <= 10000);
 }
 
+/* ---- waiting for a file ---- */
+
+struct delayed_rename {
+    char from[128], to[128];
+};
+
+static void *rename_later(void *arg)
+{
+    struct delayed_rename *d = arg;
+    usleep(100 * 1000);
+    if (rename(d->from, d->to) < 0)
+        abort();
+    return NULL;
+}
+
+static void test_wait_for_file_sees_a_rename_into_place(void **state)
+{
+    struct tmpdir *t = *state;
+    struct delayed_rename d;
+    path_in(t, "exit.json.tmp", d.from, sizeof(d.from));
+    path_in(t, "exit.json", d.to, sizeof(d.to));
+    write_or_fail(d.from, "{}", 2, 0644);
+    assert_false(crisp_wait_for_file(t->path, "exit.json", 0));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, rename_later, &d), 0);
+    int64_t start = crisp_monotonic_ms();
+    assert_true(crisp_wait_for_file(t->path, "exit.json", 30000));
+    assert_true(crisp_monotonic_ms() - start < 20000); /* woken, not timed out */
+    pthread_join(th, NULL);
+    assert_true(crisp_wait_for_file(t->path, "exit.json", 0)); /* there already */
+}
+
+static void test_wait_for_file_times_out(void **state)
+{
+    struct tmpdir *t = *state;
+    int64_t start = crisp_monotonic_ms();
+    assert_false(crisp_wait_for_file(t->path, "never", 150));
+    assert_true(crisp_monotonic_ms() - start >= 150);
+    char missing[128];
+    path_in(t, "no-such-dir", missing, sizeof(missing));
+    assert_false(crisp_wait_for_file(missing, "x", 50));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
@@ -694,6 +739,8 @@ int main(void)
         cmocka_unit_test(test_ms_until_clamps),
         T(test_read_over_small_max_size_fails),
         T(test_read_file_of_exactly_max_size_succeeds),
+        T(test_wait_for_file_sees_a_rename_into_place),
+        T(test_wait_for_file_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
