@@ -20,7 +20,6 @@
 
 #define STREAM_CREATION_TIMEOUT_MS 30000
 #define FIRST_SIZE_WAIT_MS         1000
-#define MAX_PENDING_STDIN          (1u << 20)
 
 enum slot { SLOT_ERROR, SLOT_STDIN, SLOT_STDOUT, SLOT_STDERR, SLOT_RESIZE, N_SLOTS };
 static const char *const slot_names[N_SLOTS] = {"error", "stdin", "stdout", "stderr", "resize"};
@@ -32,7 +31,7 @@ struct rc_spdy {
     bool expected[N_SLOTS];
     int version;
     struct crisp_stream_io *io;
-    struct crisp_buf pending_stdin; /* stdin that came before the backend started */
+    struct crisp_rc_early_stdin early; /* stdin that came before the backend started */
     bool stdin_closed;
     struct crisp_resize_parser resize;
     bool client_gone;
@@ -75,6 +74,8 @@ static void close_stdin(struct rc_spdy *rc)
 {
     if (rc->io && !rc->stdin_closed)
         rc->io->ops->close_stdin(rc->io);
+    if (!rc->io)
+        rc->early.closed = true; /* applied once the backend has started */
     rc->stdin_closed = true;
 }
 
@@ -84,18 +85,12 @@ static int on_stdin(struct rc_spdy *rc, const struct spdy_event *ev, struct cris
         return 0;
     int r = 0;
     if (!rc->io) {
-        if (rc->pending_stdin.len + ev->len > MAX_PENDING_STDIN)
-            return crisp_errorf(err, GRPC_STATUS_RESOURCE_EXHAUSTED, ENOBUFS,
-                                "stdin before the command started exceeds %u bytes",
-                                MAX_PENDING_STDIN);
-        crisp_buf_put(&rc->pending_stdin, ev->data, ev->len);
+        r = crisp_rc_early_stdin_put(&rc->early, ev->data, ev->len, err);
     } else if (ev->len) {
         r = rc->io->ops->write_stdin(rc->io, ev->data, ev->len, err);
     }
-    if (r == 0 && ev->fin && rc->io)
+    if (r == 0 && ev->fin)
         close_stdin(rc);
-    else if (r == 0 && ev->fin)
-        rc->stdin_closed = true; /* applied once the backend has started */
     return r;
 }
 
@@ -203,22 +198,6 @@ static int read_client_cb(void *ctx, bool *gone, struct crisp_err *err)
     return r;
 }
 
-static int start_backend(struct rc_spdy *rc, struct crisp_err *err)
-{
-    bool sized = rc->resize.pending;
-    int r = crisp_rc_open(rc->s, sized ? rc->resize.width : 0, sized ? rc->resize.height : 0,
-                          &rc->io, err);
-    if (r < 0)
-        return r;
-    crisp_resize_apply_pending(&rc->resize, rc->io);
-    if (rc->pending_stdin.len)
-        r = rc->io->ops->write_stdin(rc->io, rc->pending_stdin.data, rc->pending_stdin.len, err);
-    crisp_buf_free(&rc->pending_stdin);
-    if (r == 0 && rc->stdin_closed)
-        rc->io->ops->close_stdin(rc->io);
-    return r;
-}
-
 /* Ends the session politely: status, FIN on every stream, GOAWAY, then waits (briefly) for
  * the client to close so nothing it has not read is lost to a reset. */
 static void finish(struct rc_spdy *rc, int exit_code, const struct crisp_err *failure)
@@ -249,7 +228,7 @@ int crisp_rc_spdy_serve(struct crisp_stream_session *s)
     if (r == 0)
         r = wait_first_size(&rc, &err);
     if (r == 0)
-        r = start_backend(&rc, &err);
+        r = crisp_rc_start(s, &rc.resize, &rc.early, &rc.io, &err);
     const struct crisp_rc_transport t = {
         .read_client = read_client_cb, .output = output, .ctx = &rc};
     if (r == 0)
@@ -260,7 +239,7 @@ int crisp_rc_spdy_serve(struct crisp_stream_session *s)
         rc.io->ops->destroy(rc.io); /* kills a process the client left behind */
     if (r != 0 && !rc.client_gone)
         finish(&rc, exit_code, r < 0 ? &err : NULL);
-    crisp_buf_free(&rc.pending_stdin);
+    crisp_buf_free(&rc.early.data);
     spdy_conn_free(&rc.c);
     return r < 0 ? r : 0;
 }

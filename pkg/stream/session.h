@@ -5,7 +5,9 @@
 #include "container/lifecycle.h"
 #include "container/stream_io.h"
 #include "stream/http.h"
+#include "stream/remote_command.h"
 #include "stream/request.h"
+#include "util/buf.h"
 
 struct crisp_stream_session {
     int fd;
@@ -30,3 +32,18 @@ int crisp_pf_ws_serve(struct crisp_stream_session *s);
  * (an exec'd command then starts with it), else 0x0. */
 int crisp_rc_open(const struct crisp_stream_session *s, uint16_t width, uint16_t height,
                   struct crisp_stream_io **io, struct crisp_err *err);
+
+/* What a client sent before the backend existed (transports wait a moment for a tty client's
+ * first terminal size): stdin, bounded, and whether it closed it. */
+struct crisp_rc_early_stdin {
+    struct crisp_buf data;
+    bool closed;
+};
+/* Keeps stdin for the backend; RESOURCE_EXHAUSTED past 1 MiB. */
+int crisp_rc_early_stdin_put(struct crisp_rc_early_stdin *e, const void *data, size_t len,
+                             struct crisp_err *err);
+/* Opens the backend with the terminal size that came first (0x0 without one), then applies
+ * it and hands over the early stdin (and its close). Frees e's buffer. */
+int crisp_rc_start(const struct crisp_stream_session *s, struct crisp_resize_parser *resize,
+                   struct crisp_rc_early_stdin *e, struct crisp_stream_io **io,
+                   struct crisp_err *err);

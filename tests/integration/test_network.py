@@ -24,7 +24,21 @@ from conftest import TEST_CGROUP_PARENT, api_pb2
 CNI_BIN = Path("/usr/lib/cni")
 RUN = os.getpid()
 BRIDGE = f"crtest{RUN % 100000}"
-SUBNET_OCTET = 100 + RUN % 150  # 10.88.100.0/24 .. 10.88.249.0/24
+
+
+def _free_subnet_octet():
+    """10.88.X.0/24 with X in 100..249 from the run's pid on, skipping subnets the host
+    already routes (another bridge on this machine, such as a concurrent run's)."""
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True,
+                            text=True).stdout.split()
+    for i in range(150):
+        octet = 100 + (RUN + i) % 150
+        if f"10.88.{octet}.0/24" not in routes:
+            return octet
+    return 100 + RUN % 150
+
+
+SUBNET_OCTET = _free_subnet_octet()
 SUBNET = f"10.88.{SUBNET_OCTET}.0/24"
 GATEWAY = f"10.88.{SUBNET_OCTET}.1"
 HOST_PORT = 20000 + RUN % 20000

@@ -89,6 +89,28 @@ def test_exec_tty_resize_and_exit_code(client, ctr):
     assert exit_code_of(data[ERROR]) == 9
 
 
+@pytest.mark.parametrize("protocol", ["v5.channel.k8s.io", "v4.base64.channel.k8s.io"])
+def test_exec_tty_starts_with_the_clients_size(client, ctr, protocol):
+    """kubectl sends the terminal size right after connecting: the command starts with it
+    (a shell's first prompt, `stty size` at once), not at 0x0; stdin sent meanwhile waits."""
+    url = exec_url(client, ctr, ["sh", "-c", "busybox stty size; read x; echo got $x"],
+                   tty=True, stdin=True, stderr=False)
+    c = Channels(url, protocol)
+    c.send(STDIN, b"early\n")
+    c.send(RESIZE, json.dumps({"Width": 99, "Height": 33}).encode())
+    data = c.recv_all()
+    lines = data[STDOUT].splitlines()  # the terminal echoes "early" when it is written
+    assert b"33 99" in lines and b"got early" in lines and exit_code_of(data[ERROR]) == 0
+
+
+def test_exec_tty_without_a_size_still_runs(client, ctr):
+    """A client that never sends a size gets its command started after the wait, at 0x0."""
+    c = Channels(exec_url(client, ctr, ["sh", "-c", "echo ran; exit 3"], tty=True, stderr=False),
+                 "v5.channel.k8s.io")
+    data = c.recv_all()
+    assert data[STDOUT] == b"ran\r\n" and exit_code_of(data[ERROR]) == 3
+
+
 def test_unsupported_subprotocol_is_refused(client, ctr):
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
         websocket.create_connection(ws_url(exec_url(client, ctr, ["true"])),
