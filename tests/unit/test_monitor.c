@@ -1,6 +1,7 @@
 /* crisp-monitor: the spec file, the CRI log writer, and (as root) the real binary started the
- * way crispd starts it (crisp_monitor_spawn: double fork, fd 3 report), driven through its
- * control socket (crisp_monitor_request), running busybox containers.
+ * way crispd starts it (crisp_monitor_spawn: posix_spawn in a new session, --detach, fd 3
+ * report), driven through its control socket (crisp_monitor_request), running busybox
+ * containers.
  *
  * The group builds /tmp/crisp-mon-XXXXXX with a busybox lowerdir; each test gets box/tN with
  * upper, work, rootfs, host (bind source), ctr (the container dir) and logs/. This process is
