@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 static const char usage_text[] =
     "Usage: crisp-monitor [--detach] --dir DIR [--log-level LEVEL]\n"
     "       crisp-monitor --pod-init\n"
+    "       crisp-monitor --placeholder PPID\n"
     "\n"
     "Runs and watches one container for crispd: DIR holds spec.json; the monitor writes\n"
     "pid, monitor.pid, monitor.sock and, when the container has exited, exit.json there.\n"
@@ -36,7 +39,10 @@ static const char usage_text[] =
     "child (crispd starts it so in a new session).\n"
     "\n"
     "--pod-init: pid 1 of a pod's shared PID namespace (started by crispd): waits for a\n"
-    "byte on fd 3, then reaps orphans until killed.\n";
+    "byte on fd 3, then reaps orphans until killed.\n"
+    "\n"
+    "--placeholder PPID: waits to be killed, or dies with its parent PPID (crispd): the first\n"
+    "process of a container's systemd scope until the container has joined it.\n";
 
 /* fds 0-2 open (on /dev/null when they were not), every fd above REPORT_FD closed. */
 static void sanitize_fds(void)
@@ -54,6 +60,21 @@ static void sanitize_fds(void)
         for (int fd = REPORT_FD + 1; fd < 1024; fd++)
             close(fd);
     }
+}
+
+/* Waits to be killed; dies with its parent (crispd, whose pid is ppid_text) should crispd die
+ * first. */
+static __attribute__((noreturn)) void placeholder(const char *ppid_text)
+{
+    char *end;
+    long ppid = strtol(ppid_text, &end, 10);
+    if (*end || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != (pid_t)ppid)
+        _exit(1); /* the parent is already gone (or this was not started by crispd) */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (;;)
+        pause();
 }
 
 /* Forks; the parent exits 0 at once (its parent, crispd, reaps it), the child goes on as the
@@ -79,9 +100,13 @@ int main(int argc, char **argv)
     sanitize_fds();
     int report_fd = fcntl(REPORT_FD, F_GETFD) >= 0 ? REPORT_FD : -1;
     static const struct option options[] = {
-        {"dir", required_argument, NULL, 'd'}, {"log-level", required_argument, NULL, 'l'},
-        {"version", no_argument, NULL, 'V'},   {"pod-init", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},      {"detach", no_argument, NULL, 'D'},
+        {"dir", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"pod-init", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {"detach", no_argument, NULL, 'D'},
+        {"placeholder", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
@@ -106,6 +131,8 @@ int main(int argc, char **argv)
         case 'D':
             detach = true;
             break;
+        case 'P':
+            placeholder(optarg);
         case 'V':
             printf("crisp-monitor %s\n", CRISP_VERSION);
             return 0;

@@ -2,11 +2,12 @@
 #include "container/ctr_scope.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,27 +15,29 @@
 #include "runtime/cgroup_systemd.h"
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/spawnattr.h"
 
-/* A child that only waits to be killed (async-signal-safe: crispd has threads). */
-static int spawn_holder(pid_t *pid, struct crisp_err *err)
+/* `crisp-monitor --placeholder <crispd's pid>`: a small static process that only waits to be
+ * killed (and dies with crispd), posix_spawned: a fork of crispd would copy its whole address
+ * space for a process that never uses it. */
+static int spawn_holder(const char *monitor_path, pid_t *pid, struct crisp_err *err)
 {
-    pid_t parent = getpid();
-    pid_t p = fork();
-    if (p < 0)
-        return crisp_syserrf(err, errno, "fork the systemd scope's placeholder");
-    if (p == 0) { /* dies with crispd, should crispd die mid-create */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
-            _exit(1);
-        /* It never execs: without this it would hold, until killed, every pipe end another
-         * thread had open at the fork (a CNI plugin's stdin would never reach EOF). */
-        syscall(SYS_close_range, 3, ~0U, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (;;)
-            pause();
-    }
-    *pid = p;
+    char ppid[16];
+    snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+    char *const argv[] = {"crisp-monitor", "--placeholder", ppid, NULL};
+    static char *const envp[] = {NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* it holds no pipe of another thread */
+    crisp_spawnattr_init_clean(&at, 0);
+    int r = posix_spawn(pid, monitor_path, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (r != 0)
+        return crisp_syserrf(err, r, "start the systemd scope's placeholder %s", monitor_path);
     return 0;
 }
 
@@ -61,7 +64,8 @@ static int start_scope(const struct crisp_cgroup_root *root, const char *slice, 
     return r;
 }
 
-int crisp_ctr_scope_setup(const struct crisp_cgroup_root *root, const char *slice, const char *id,
+int crisp_ctr_scope_setup(const struct crisp_cgroup_root *root, const char *monitor_path,
+                          const char *slice, const char *id,
                           const Runtime__V1__LinuxContainerResources *res,
                           struct crisp_monitor_spec *spec, char **path, pid_t *holder,
                           struct crisp_err *err)
@@ -73,7 +77,7 @@ int crisp_ctr_scope_setup(const struct crisp_cgroup_root *root, const char *slic
     int r = crisp_systemd_slice_path(slice, &slice_path, err);
     pid_t pid = -1;
     if (r == 0)
-        r = spawn_holder(&pid, err);
+        r = spawn_holder(monitor_path, &pid, err);
     if (r == 0)
         r = start_scope(root, slice, unit, res, pid, err);
     struct crisp_cgroup *cg = NULL;

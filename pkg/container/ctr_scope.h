@@ -1,8 +1,9 @@
 /* The systemd cgroup driver for containers (runtime/cgroup_systemd.h): the
  * transient scope crisp-<id>.scope in the pod's slice. A scope cannot start
  * without a process and the container's does not exist yet (it is born inside
- * its cgroup), so a placeholder child of crispd starts the scope and is
- * killed once the container has joined (crisp_ctr_scope_release_holder). */
+ * its cgroup), so a placeholder child of crispd (`crisp-monitor --placeholder`)
+ * starts the scope and is killed once the container has joined
+ * (crisp_ctr_scope_release_holder). */
 #pragma once
 
 #include <sys/types.h>
@@ -17,7 +18,8 @@
  * cgroup.procs files and OOM counter; *path is the cgroup path, *holder the
  * placeholder's pid (release it after the container is created, in every
  * case). On failure nothing is left: no holder, no unit. */
-int crisp_ctr_scope_setup(const struct crisp_cgroup_root *root, const char *slice, const char *id,
+int crisp_ctr_scope_setup(const struct crisp_cgroup_root *root, const char *monitor_path,
+                          const char *slice, const char *id,
                           const Runtime__V1__LinuxContainerResources *res,
                           struct crisp_monitor_spec *spec, char **path, pid_t *holder,
                           struct crisp_err *err);

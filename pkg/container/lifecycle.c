@@ -168,8 +168,8 @@ static int prepare(const struct crisp_ctr_env *env, struct crisp_ctr *c,
         c->cgroup = NULL;
         const char *parent = pod->config->linux ? pod->config->linux->cgroup_parent : "";
         if (env->cfg->cgroup_driver == CRISP_CGROUP_DRIVER_SYSTEMD)
-            r = crisp_ctr_scope_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
-                                      &c->cgroup, &c->scope_holder, err);
+            r = crisp_ctr_scope_setup(env->cgroups, env->monitor_path, parent ? parent : "", c->id,
+                                      res, &spec, &c->cgroup, &c->scope_holder, err);
         else
             r = crisp_ctr_cgroup_setup(env->cgroups, parent ? parent : "", c->id, res, &spec,
                                        &c->cgroup, err);

@@ -55,6 +55,15 @@ def plain(v):
     return int(v)
 
 
+def cmdline(pid):
+    """The process's argv as it is when systemd would take it over ([] once gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
 class Manager(dbus.service.Object):
     def __init__(self, bus, record):
         super().__init__(bus, PATH)
@@ -83,7 +92,8 @@ class Manager(dbus.service.Object):
     @dbus.service.method(MANAGER, in_signature="ssa(sv)a(sa(sv))", out_signature="o")
     def StartTransientUnit(self, name, mode, props, aux):
         p = {str(k): plain(v) for k, v in props}
-        self.log(method="StartTransientUnit", unit=str(name), mode=str(mode), props=p)
+        self.log(method="StartTransientUnit", unit=str(name), mode=str(mode), props=p,
+                 cmdlines=[cmdline(pid) for pid in p.get("PIDs", [])])
         rel = "/".join(x for x in (slice_path(p.get("Slice", "")), str(name)) if x)
         dirs = []
         for mount in cgroup_mounts():

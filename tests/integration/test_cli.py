@@ -1,6 +1,10 @@
 """crispd's command line and configuration files."""
 import json
+import os
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 from conftest import CRISPD
 
@@ -102,3 +106,30 @@ def test_bad_flag_value_exits_2(workdir):
     r = run("--listen", "relative.sock", "config")
     assert r.returncode == 2
     assert "absolute path" in r.stderr
+
+
+MONITOR = str(Path(CRISPD).with_name("crisp-monitor"))
+
+
+def test_monitor_placeholder_lives_only_with_its_parent():
+    """`crisp-monitor --placeholder PPID` (the first process of a systemd scope) refuses to run
+    under another parent, waits while its parent lives and dies with it."""
+    assert subprocess.run([MONITOR, "--placeholder", "1"], timeout=10).returncode == 1
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import os, subprocess, sys, time\n"
+         f"p = subprocess.Popen([{MONITOR!r}, '--placeholder', str(os.getpid())])\n"
+         "print(p.pid, flush=True)\n"
+         "time.sleep(0.5)\n"
+         "assert p.poll() is None\n"
+         "os._exit(0)\n"], stdout=subprocess.PIPE, text=True)
+    holder = int(parent.stdout.readline())
+    assert parent.wait(timeout=10) == 0  # the placeholder was still there after 0.5 s
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{holder}") and time.monotonic() < deadline:
+        try:  # gone, or a zombie that init has not reaped yet
+            if open(f"/proc/{holder}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.05)
+    assert time.monotonic() < deadline, "the placeholder outlived its parent"

@@ -147,7 +147,9 @@ def test_container_gets_a_scope_in_the_pods_slice(registry, systemd, crispd_fact
     assert p["CPUQuotaPerSecUSec"] == 500000 and p["CPUQuotaPeriodUSec"] == 100000
     assert p["AllowedCPUs"] == [1]
     [holder] = p["PIDs"]
-    assert not os.path.exists(f"/proc/{holder}")  # the placeholder is gone
+    # a small placeholder (not a fork of crispd) held the scope, and is gone now
+    assert start["cmdlines"] == [["crisp-monitor", "--placeholder", str(d.proc.pid)]]
+    assert not os.path.exists(f"/proc/{holder}")
     c.call("StartContainer", container_id=cid)
     st = status(c, cid)
     assert st.state == api_pb2.CONTAINER_RUNNING
