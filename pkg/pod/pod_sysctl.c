@@ -3,10 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -121,7 +121,7 @@ int crisp_pod_sysctls_validate(const Runtime__V1__PodSandboxConfig *config, bool
     return 0;
 }
 
-/* What the child reports: the index of the sysctl (or -1 for setns) and the errno. */
+/* What the thread reports: the index of the sysctl (or -1 for setns) and the errno. */
 struct report {
     int index, errnum;
 };
@@ -138,19 +138,28 @@ static int write_value(const char *path, const char *value)
     return e;
 }
 
-/* In the forked child: async-signal-safe calls only. */
-static __attribute__((noreturn)) void child_main(int netfd, int ipcfd, char **paths, char **values,
-                                                 size_t n, int report_fd)
+struct sysctl_job {
+    int netfd, ipcfd;
+    char **paths, **values;
+    size_t n;
+    struct report rep;
+};
+
+/* A thread of its own joins the pod's net and ipc namespaces (both per thread) and writes
+ * there: /proc/sys/net and the ipc sysctls are those of the writing thread's namespaces. It
+ * then ends, so no other thread of crispd is ever in them, and crispd is not forked. */
+static void *sysctl_thread(void *arg)
 {
-    struct report rep = {-1, 0};
-    if ((netfd >= 0 && setns(netfd, CLONE_NEWNET) < 0) ||
-        (ipcfd >= 0 && setns(ipcfd, CLONE_NEWIPC) < 0))
-        rep.errnum = errno;
-    for (size_t i = 0; rep.errnum == 0 && i < n; i++) {
-        rep.errnum = write_value(paths[i], values[i]);
-        rep.index = (int)i;
+    struct sysctl_job *j = arg;
+    j->rep = (struct report){-1, 0};
+    if ((j->netfd >= 0 && setns(j->netfd, CLONE_NEWNET) < 0) ||
+        (j->ipcfd >= 0 && setns(j->ipcfd, CLONE_NEWIPC) < 0))
+        j->rep.errnum = errno;
+    for (size_t i = 0; j->rep.errnum == 0 && i < j->n; i++) {
+        j->rep.errnum = write_value(j->paths[i], j->values[i]);
+        j->rep.index = (int)i;
     }
-    _exit(write(report_fd, &rep, sizeof(rep)) == sizeof(rep) ? 0 : 1);
+    return NULL;
 }
 
 static int open_ns(const char *ns_dir, const char *type, bool host, int *fd, struct crisp_err *err)
@@ -165,30 +174,14 @@ static int open_ns(const char *ns_dir, const char *type, bool host, int *fd, str
     return 0;
 }
 
-static int run_child(int netfd, int ipcfd, char **paths, char **values, size_t n,
-                     struct report *rep, struct crisp_err *err)
+static int run_thread(struct sysctl_job *job, struct crisp_err *err)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return crisp_syserrf(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid == 0)
-        child_main(netfd, ipcfd, paths, values, n, p[1]);
-    close(p[1]);
-    int r = 0;
-    if (pid < 0) {
-        r = crisp_syserrf(err, errno, "fork the sysctl helper");
-    } else {
-        ssize_t got;
-        while ((got = read(p[0], rep, sizeof(*rep))) < 0 && errno == EINTR) {
-        }
-        if (got != sizeof(*rep))
-            r = crisp_errorf(err, GRPC_STATUS_INTERNAL, EIO, "the sysctl helper died");
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    }
-    close(p[0]);
-    return r;
+    pthread_t t;
+    int e = pthread_create(&t, NULL, sysctl_thread, job);
+    if (e != 0)
+        return crisp_syserrf(err, e, "start the sysctl thread");
+    pthread_join(t, NULL);
+    return 0;
 }
 
 static int report_error(const struct report *rep, char *const *names, struct crisp_err *err)
@@ -219,19 +212,18 @@ int crisp_pod_sysctls_apply(const Runtime__V1__PodSandboxConfig *config, const c
         values[i] = l->sysctls[i]->value;
         names[i] = l->sysctls[i]->key;
     }
-    int netfd = -1, ipcfd = -1;
-    struct report rep = {0, 0};
-    int r = open_ns(ns_dir, "net", host_net, &netfd, err);
+    struct sysctl_job job = {.netfd = -1, .ipcfd = -1, .paths = paths, .values = values, .n = n};
+    int r = open_ns(ns_dir, "net", host_net, &job.netfd, err);
     if (r == 0)
-        r = open_ns(ns_dir, "ipc", host_ipc, &ipcfd, err);
+        r = open_ns(ns_dir, "ipc", host_ipc, &job.ipcfd, err);
     if (r == 0)
-        r = run_child(netfd, ipcfd, paths, values, n, &rep, err);
-    if (r == 0 && rep.errnum)
-        r = report_error(&rep, names, err);
-    if (netfd >= 0)
-        close(netfd);
-    if (ipcfd >= 0)
-        close(ipcfd);
+        r = run_thread(&job, err);
+    if (r == 0 && job.rep.errnum)
+        r = report_error(&job.rep, names, err);
+    if (job.netfd >= 0)
+        close(job.netfd);
+    if (job.ipcfd >= 0)
+        close(job.ipcfd);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);

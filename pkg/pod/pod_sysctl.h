@@ -4,8 +4,8 @@
  * would change the node for every pod: INVALID_ARGUMENT naming the sysctl.
  * Names are '.'-separated (or '/'-separated, then '.' is part of a component, e.g.
  * "net/ipv4/conf/eth0.100/forwarding"); values are short and carry no newline, '=' or '+'
- * (CVE-2022-0811 class). Applied by writing /proc/sys/<name> from a forked child that joined the
- * pod's pinned namespaces, so the host's own values are never touched. */
+ * (CVE-2022-0811 class). Applied by writing /proc/sys/<name> from a short-lived thread that
+ * joined the pod's pinned namespaces, so the host's own values are never touched. */
 #pragma once
 
 #include <stdbool.h>
