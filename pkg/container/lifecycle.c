@@ -13,10 +13,12 @@
 #include "container/ctr_scope.h"
 #include "container/ctr_spec.h"
 #include "container/image_config.h"
+#include "container/init_signal.h"
 #include "events/events.h"
 #include "image/blobstore.h"
 #include "monitor/client.h"
 #include "monitor/spawn.h"
+#include "util/deadline.h"
 #include "util/ids.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -25,6 +27,8 @@
 #include "util/wait_file.h"
 
 #define MONITOR_TIMEOUT_MS 30000
+/* How often a stop re-checks whether a dropped stop signal can be sent again. */
+#define RESEND_CHECK_MS 50
 
 static bool wait_exited(struct crisp_ctr *c, int timeout_ms);
 
@@ -334,18 +338,47 @@ static bool wait_exited(struct crisp_ctr *c, int timeout_ms)
     return crisp_wait_for_file(c->dir, "exit.json", timeout_ms);
 }
 
+static int send_signal(struct crisp_ctr *c, int sig, struct crisp_err *err)
+{
+    char cmd[32];
+    snprintf(cmd, sizeof(cmd), "kill %d", sig);
+    return monitor_command(c, cmd, MONITOR_TIMEOUT_MS, err);
+}
+
+/* Waits up to grace_ms for the exit after sig. When the container's init dropped sig (no
+ * handler yet: stopped right after it started), sig goes again as soon as it has one. */
+static bool wait_exited_after(struct crisp_ctr *c, int sig, bool dropped, int grace_ms)
+{
+    int64_t deadline = crisp_monotonic_ms() + grace_ms;
+    while (dropped) {
+        int left = crisp_ms_until(deadline);
+        if (wait_exited(c, left < RESEND_CHECK_MS ? left : RESEND_CHECK_MS))
+            return true;
+        if (left <= RESEND_CHECK_MS)
+            return false;
+        dropped = crisp_init_drops_signal(c->pid, sig);
+        struct crisp_err ignored; /* the container may have ended meanwhile */
+        if (!dropped && send_signal(c, sig, &ignored) == 0)
+            log_info("container",
+                     "%s: signal %d sent again: its init had no handler for it "
+                     "at first",
+                     c->id, sig);
+    }
+    return wait_exited(c, crisp_ms_until(deadline));
+}
+
 /* Signal, grace period, SIGKILL. Caller holds c->lock. */
 static int stop_locked(struct crisp_ctr *c, int64_t timeout, struct crisp_err *err)
 {
     crisp_ctr_refresh_locked(c);
     if (c->state == CRISP_CTR_EXITED)
         return 0;
-    char cmd[32];
-    snprintf(cmd, sizeof(cmd), "kill %d", c->state == CRISP_CTR_RUNNING ? c->stop_signal : 9);
-    int r = monitor_command(c, cmd, MONITOR_TIMEOUT_MS, err);
+    int sig = c->state == CRISP_CTR_RUNNING ? c->stop_signal : SIGKILL;
+    bool dropped = crisp_init_drops_signal(c->pid, sig);
+    int r = send_signal(c, sig, err);
     int grace = timeout > 0 ? (int)(timeout > 3600 ? 3600000 : timeout * 1000) : 0;
-    if (r == 0 && !wait_exited(c, grace)) {
-        r = monitor_command(c, "kill 9", MONITOR_TIMEOUT_MS, err);
+    if (r == 0 && !wait_exited_after(c, sig, dropped, grace)) {
+        r = send_signal(c, SIGKILL, err);
         if (r == 0 && !wait_exited(c, 10000))
             r = crisp_errorf(err, GRPC_STATUS_DEADLINE_EXCEEDED, ETIMEDOUT,
                              "container %s did not exit 10s after SIGKILL", c->id);

@@ -485,6 +485,24 @@ def test_stop_sends_the_stop_signal_first(registry, client, crispd, pod, image_n
     assert (b"stdout", b"F", f"got {sig}".encode()) in log_lines(crispd.dir / f"{name}.log")
 
 
+def test_stop_right_after_start_is_not_lost(registry, client, crispd, pod):
+    """A container stopped before its init installed its SIGTERM handler: the kernel drops a
+    signal an init has no handler for, so crisp sends it again once the handler is there,
+    instead of leaving the container to the SIGKILL after the whole grace period."""
+    image = registry.images["busybox"].ref
+    cid = create(client, pod, ctr_config(image, name="late-trap", command=[
+        "sh", "-c", "sleep 0.5; trap 'echo got TERM; exit 0' TERM; "
+                    "while true; do sleep 0.1; done"]))
+    client.call("StartContainer", container_id=cid)
+    start = time.monotonic()
+    client.call("StopContainer", container_id=cid, timeout=30)
+    assert time.monotonic() - start < 10  # not the 30 s grace period
+    st = status(client, cid)
+    assert st.exit_code == 0 and st.reason == "Completed"
+    assert (b"stdout", b"F", b"got TERM") in log_lines(crispd.dir / "late-trap.log")
+    assert "sent again: its init had no handler for it at first" in crispd.log()
+
+
 DEFAULT_CAPS = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]  # the 14 containerd grants
 
 
