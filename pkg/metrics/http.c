@@ -19,6 +19,7 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 #define IO_TIMEOUT_S 5
 #define MAX_REQUEST  8192
@@ -184,12 +185,7 @@ static void hand_off(struct crisp_metrics_server *srv, int fd)
     pthread_mutex_unlock(&srv->lock);
     struct conn *c = crisp_xmalloc(sizeof(*c));
     *c = (struct conn){.srv = srv, .fd = fd};
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = room ? pthread_create(&t, &attr, conn_main, c) : EAGAIN;
-    pthread_attr_destroy(&attr);
+    int r = room ? crisp_thread_start_detached(conn_main, c) : EAGAIN;
     if (r == 0)
         return;
     respond(fd, "503 Service Unavailable", "", "too many metrics requests at once\n", false);

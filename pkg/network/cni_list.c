@@ -64,13 +64,6 @@ int crisp_cni_list_add_started(const struct crisp_cni_plugin_dirs *dirs, const j
     return 0;
 }
 
-int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
-                       const json_t *capabilities, const struct crisp_cni_invocation *inv,
-                       json_t **result, struct crisp_err *err)
-{
-    return crisp_cni_list_add_started(dirs, list, capabilities, inv, NULL, result, err);
-}
-
 int crisp_cni_list_check(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
                          const json_t *capabilities, const struct crisp_cni_invocation *inv,
                          const json_t *cached, struct crisp_err *err)

@@ -15,15 +15,12 @@
 int crisp_cni_list_start_first(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
                                const struct crisp_cni_invocation *inv, struct crisp_cni_proc *first,
                                struct crisp_err *err);
-/* ADD with the first plugin already started (or NULL: started here); always ends *first. */
+/* ADD with the first plugin already started (or NULL: started here); always ends *first. The
+ * final result on success (owned by the caller). */
 int crisp_cni_list_add_started(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
                                const json_t *capabilities, const struct crisp_cni_invocation *inv,
                                struct crisp_cni_proc *first, json_t **result,
                                struct crisp_err *err);
-/* The final result on success (owned by the caller). */
-int crisp_cni_list_add(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
-                       const json_t *capabilities, const struct crisp_cni_invocation *inv,
-                       json_t **result, struct crisp_err *err);
 int crisp_cni_list_check(const struct crisp_cni_plugin_dirs *dirs, const json_t *list,
                          const json_t *capabilities, const struct crisp_cni_invocation *inv,
                          const json_t *cached, struct crisp_err *err);

@@ -256,16 +256,6 @@ int crisp_network_attach_finish(struct crisp_network *net, struct crisp_network_
     return r;
 }
 
-int crisp_network_attach(struct crisp_network *net, const struct crisp_network_pod *pod,
-                         char ***ips, size_t *n_ips, struct crisp_err *err)
-{
-    struct crisp_network_add *add;
-    *ips = NULL;
-    *n_ips = 0;
-    int r = crisp_network_attach_begin(net, pod, &add, err);
-    return r < 0 ? r : crisp_network_attach_finish(net, add, ips, n_ips, err);
-}
-
 int crisp_network_check(struct crisp_network *net, const char *pod_id, struct crisp_err *err)
 {
     _cleanup_json_ json_t *record = crisp_net_record_load(net->records_dir, pod_id);

@@ -60,15 +60,12 @@ bool crisp_network_ready(struct crisp_network *net, char **msg);
 /* Re-reads the config dir now (the watcher calls it on every change). */
 void crisp_network_refresh(struct crisp_network *net);
 
-/* ADD: persists, runs the list, persists the result, returns the pod's IPs
- * (NULL-terminated, malloc'd; the primary first). On failure everything the
- * plugins made is deleted again (or left recorded for a later DEL). */
-int crisp_network_attach(struct crisp_network *net, const struct crisp_network_pod *pod,
-                         char ***ips, size_t *n_ips, struct crisp_err *err);
-/* The same ADD in two steps, so the first plugin starts up while the caller makes the netns:
- * begin persists the record and starts the first plugin (the netns need not exist yet);
- * finish runs the list into pod->netns (then as attach); cancel, instead of finish, kills the
- * waiting plugin and drops the record. finish and cancel free add. */
+/* ADD, in two steps so the first plugin starts up while the caller makes the netns: begin
+ * persists the record and starts the first plugin (the netns need not exist yet); finish runs
+ * the list into pod->netns, persists the result and returns the pod's IPs (malloc'd; the
+ * primary first), and on failure deletes again what the plugins made (or leaves it recorded
+ * for a later DEL); cancel, instead of finish, kills the waiting plugin and drops the record.
+ * finish and cancel free add. */
 struct crisp_network_add;
 int crisp_network_attach_begin(struct crisp_network *net, const struct crisp_network_pod *pod,
                                struct crisp_network_add **add, struct crisp_err *err);

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <net/if.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -106,11 +106,9 @@ int crisp_pod_ns_create(const struct crisp_pod_ns_request *req, struct crisp_err
     if (r < 0)
         return r;
     struct ns_thread t = {.req = req};
-    pthread_t thread;
-    int e = pthread_create(&thread, NULL, ns_thread_main, &t);
-    if (e != 0)
-        return crisp_syserrf(err, e, "start the pod namespace thread");
-    pthread_join(thread, NULL);
+    r = crisp_run_on_own_thread(ns_thread_main, &t, "make the pod's namespaces", err);
+    if (r < 0)
+        return r;
     if (t.result < 0) {
         *err = t.err;
         struct crisp_err ignored;

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "util/cleanup.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 #define SYSCTL_NAME_MAX  256
 #define SYSCTL_VALUE_MAX 1024
@@ -174,16 +174,6 @@ static int open_ns(const char *ns_dir, const char *type, bool host, int *fd, str
     return 0;
 }
 
-static int run_thread(struct sysctl_job *job, struct crisp_err *err)
-{
-    pthread_t t;
-    int e = pthread_create(&t, NULL, sysctl_thread, job);
-    if (e != 0)
-        return crisp_syserrf(err, e, "start the sysctl thread");
-    pthread_join(t, NULL);
-    return 0;
-}
-
 static int report_error(const struct report *rep, char *const *names, struct crisp_err *err)
 {
     if (rep->index < 0)
@@ -217,7 +207,7 @@ int crisp_pod_sysctls_apply(const Runtime__V1__PodSandboxConfig *config, const c
     if (r == 0)
         r = open_ns(ns_dir, "ipc", host_ipc, &job.ipcfd, err);
     if (r == 0)
-        r = run_thread(&job, err);
+        r = crisp_run_on_own_thread(sysctl_thread, &job, "set the pod's sysctls", err);
     if (r == 0 && job.rep.errnum)
         r = report_error(&job.rep, names, err);
     if (job.netfd >= 0)

@@ -16,6 +16,7 @@
 #include "util/deadline.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 /* Calls ready for a handler, in arrival order. */
 struct work_queue {
@@ -133,12 +134,7 @@ static void dispatch_own_thread(struct crisp_server *srv, struct crisp_call *c)
     pthread_mutex_lock(&srv->lock);
     srv->own_thread_calls++;
     pthread_mutex_unlock(&srv->lock);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int r = pthread_create(&t, &attr, own_thread_main, otc);
-    pthread_attr_destroy(&attr);
+    int r = crisp_thread_start_detached(own_thread_main, otc);
     if (r != 0) {
         log_warn("server", "%s: no thread for a long-lived call (%s); queueing it",
                  crisp_call_method(c), strerror(r));

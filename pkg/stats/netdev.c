@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 /* /proc/net/dev: two header lines, then
  * "  name: rx_bytes packets errs drop fifo frame compressed multicast
@@ -95,11 +95,9 @@ int crisp_stats_netns_devices(const char *netns_path, struct crisp_netdev **out,
     *out = NULL;
     *n = 0;
     struct netns_read nr = {.netns_path = netns_path};
-    pthread_t t;
-    int r = pthread_create(&t, NULL, read_in_netns, &nr);
-    if (r != 0)
-        return crisp_syserrf(err, r, "start a thread to read %s", netns_path);
-    pthread_join(t, NULL);
+    int r = crisp_run_on_own_thread(read_in_netns, &nr, "read a pod's network devices", err);
+    if (r < 0)
+        return r;
     if (nr.r < 0) {
         *err = nr.err;
         return nr.r;

@@ -19,6 +19,7 @@
 #include "stream/token.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 #define MAX_CONNECTIONS 256
 
@@ -73,12 +74,7 @@ static void start_conn(struct crisp_stream_server *srv, int fd)
     }
     struct conn_arg *a = crisp_xmalloc(sizeof(*a));
     *a = (struct conn_arg){srv, fd};
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int r = pthread_create(&t, &attr, conn_main, a);
-    pthread_attr_destroy(&attr);
+    int r = crisp_thread_start_detached(conn_main, a);
     if (r != 0) {
         log_error("stream", "pthread_create: %s", strerror(r));
         free(a);
